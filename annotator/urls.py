@@ -1,0 +1,15 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/", include("annotator.api_urls")),
+    path("", include("projects.urls")),
+    path("", include("projects.imports.urls")),
+    path("", include("projects.agreement.urls")),
+    path("", include("annotator.ui_urls")),
+    path("", include("exports.urls")),
+]

@@ -1,0 +1,273 @@
+"""Projects, their tasks, leases and answers.
+
+Invariants live in the database (unique external_id and content per project,
+one annotation per task and annotator, one annotation per client UUID) so that
+they hold under races that Python checks would miss.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Role(models.TextChoices):
+    LEAD = "lead", "Lead"
+    REVIEWER = "reviewer", "Reviewer"
+    ANNOTATOR = "annotator", "Annotator"
+
+
+class Project(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        ARCHIVED = "archived", "Archived"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=200, unique=True)
+    description = models.TextField(blank=True)
+    guidelines = models.TextField(blank=True, help_text="Markdown shown to annotators.")
+    questions = models.JSONField(default=list, help_text="The question schema.")
+    overlap = models.PositiveSmallIntegerField(default=3)
+    gold_fraction = models.FloatField(default=0.0)
+    lease_seconds = models.PositiveIntegerField(default=900)
+    agreement_threshold = models.FloatField(
+        default=0.5, help_text="Tasks whose agreement falls below this become disputed."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
+            models.CheckConstraint(
+                condition=Q(gold_fraction__gte=0) & Q(gold_fraction__lte=1),
+                name="project_gold_fraction_0_1",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def question(self, name: str) -> dict | None:
+        return next((q for q in self.questions if q.get("name") == name), None)
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.project}"
+
+
+class Task(models.Model):
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        COMPLETE = "complete", "Complete"
+        DISPUTED = "disputed", "Disputed"
+        RESOLVED = "resolved", "Resolved"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    external_id = models.CharField(max_length=255)
+    data = models.JSONField()
+    content_hash = models.CharField(max_length=64)
+    is_gold = models.BooleanField(default=False)
+    gold = models.JSONField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
+    annotation_count = models.PositiveIntegerField(default=0)
+    agreement = models.FloatField(null=True, blank=True)
+    consensus = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "external_id"], name="task_external_id_unique"
+            ),
+            models.UniqueConstraint(fields=["project", "content_hash"], name="task_content_unique"),
+        ]
+        indexes = [
+            # The lease query walks open tasks with the fewest answers first.
+            models.Index(
+                fields=["project", "annotation_count", "id"],
+                name="task_lease_order",
+                condition=Q(state="open"),
+            ),
+            models.Index(fields=["project", "state"], name="task_project_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}:{self.external_id}"
+
+
+class Assignment(models.Model):
+    """A lease of one task to one annotator."""
+
+    class State(models.TextChoices):
+        LEASED = "leased", "Leased"
+        SUBMITTED = "submitted", "Submitted"
+        SKIPPED = "skipped", "Skipped"
+        RELEASED = "released", "Released"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments"
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.LEASED)
+    leased_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    skip_reason = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "annotator"], name="assignment_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "annotator", "state"], name="assignment_mine"),
+            models.Index(fields=["task", "state", "expires_at"], name="assignment_active"),
+        ]
+
+    def __str__(self) -> str:
+        return f"task {self.task_id} -> user {self.annotator_id} ({self.state})"
+
+
+class Annotation(models.Model):
+    class ReviewState(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        REJECTED = "rejected", "Rejected"
+
+    class Source(models.TextChoices):
+        UI = "ui", "Labeling page"
+        API = "api", "API"
+        IMPORT = "import", "Imported"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="annotations")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
+    )
+    values = models.JSONField()
+    client_id = models.UUIDField(default=uuid.uuid4, unique=True)
+    lead_time_s = models.FloatField(null=True, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.UI)
+    review_state = models.CharField(
+        max_length=16, choices=ReviewState.choices, default=ReviewState.PENDING
+    )
+    review_comment = models.TextField(blank=True)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["task", "annotator"], name="annotation_unique"),
+        ]
+        indexes = [
+            models.Index(fields=["project", "annotator"], name="annotation_by_annotator"),
+        ]
+
+    def __str__(self) -> str:
+        return f"annotation {self.pk} on task {self.task_id}"
+
+
+class AnnotationRevision(models.Model):
+    """An earlier version of an annotation, kept when the annotator revises it."""
+
+    annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="revisions")
+    values = models.JSONField()
+    lead_time_s = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    replaced_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["annotation", "replaced_at"]
+
+    def __str__(self) -> str:
+        return f"revision of annotation {self.annotation_id}"
+
+
+class Resolution(models.Model):
+    """A reviewer's final answer for a disputed task."""
+
+    task = models.OneToOneField(Task, on_delete=models.CASCADE, related_name="resolution")
+    values = models.JSONField()
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"resolution of task {self.task_id}"
+
+
+class ImportJob(models.Model):
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="imports")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    file_path = models.CharField(max_length=500)
+    filename = models.CharField(max_length=255)
+    size_bytes = models.BigIntegerField(default=0)
+    shape = models.CharField(max_length=32, default="auto")
+    mapping = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    progress = models.FloatField(default=0.0)
+    lines = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    unchanged_count = models.PositiveIntegerField(default=0)
+    duplicate_count = models.PositiveIntegerField(default=0)
+    error_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    detected_shape = models.CharField(max_length=32, blank=True)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"import {self.pk} of {self.filename}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in {self.State.DONE, self.State.FAILED}

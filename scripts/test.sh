@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the whole test suite on a fresh machine: installs what is missing,
+# starts PostgreSQL and Redis, then pytest (extra arguments go to pytest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+bash scripts/services.sh start
+# Tests get their own Redis database so a running dev worker never takes their jobs.
+export REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:${QUORUM_REDIS_PORT:-56379}/9}
+export DJANGO_SETTINGS_MODULE=annotator.settings
+.venv/bin/ruff check .
+exec .venv/bin/python -m pytest "$@"
