@@ -271,3 +271,21 @@ class ImportJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in {self.State.DONE, self.State.FAILED}
+
+
+class AgreementSnapshot(models.Model):
+    """One computation of a project's agreement and quality figures."""
+
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="agreement_snapshots"
+    )
+    computed_at = models.DateTimeField(db_index=True)
+    duration_s = models.FloatField(default=0.0)
+    data = models.JSONField()
+
+    class Meta:
+        ordering = ["-computed_at"]
+        get_latest_by = "computed_at"
+
+    def __str__(self) -> str:
+        return f"agreement of {self.project_id} at {self.computed_at:%Y-%m-%d %H:%M}"

@@ -8,5 +8,5 @@ bash scripts/services.sh start
 # Tests get their own Redis database so a running dev worker never takes their jobs.
 export REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:${QUORUM_REDIS_PORT:-56379}/9}
 export DJANGO_SETTINGS_MODULE=annotator.settings
-.venv/bin/ruff check .
+if [ "${QUORUM_LINT:-1}" = "1" ]; then .venv/bin/ruff check .; fi
 exec .venv/bin/python -m pytest "$@"
