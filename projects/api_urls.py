@@ -1,3 +1,12 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import api
+
+urlpatterns = [
+    path("auth/token/", api.TokenView.as_view(), name="auth-token"),
+    path("users/", api.UserCreateView.as_view(), name="user-create"),
+    path("projects/", api.ProjectListView.as_view(), name="project-list"),
+    path("projects/<int:project_id>/", api.ProjectDetailView.as_view(), name="project-detail"),
+    path("projects/<int:project_id>/members/", api.MemberView.as_view(), name="member-list"),
+    path("projects/<int:project_id>/tasks/", api.TaskListView.as_view(), name="task-list"),
+]

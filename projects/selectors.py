@@ -77,3 +77,40 @@ def task_for_user(
 
 def members_of(project: Project) -> QuerySet[Membership]:
     return project.memberships.select_related("user").order_by("role", "user__username")
+
+
+def task_counts(project: Project) -> dict[str, int]:
+    """Tasks per state, plus the total, in one query."""
+    from django.db.models import Count
+
+    counts = dict.fromkeys(Task.State.values, 0)
+    for row in project.tasks.values("state").annotate(n=Count("id")).order_by():
+        counts[row["state"]] = row["n"]
+    counts["total"] = sum(counts[s] for s in Task.State.values)
+    return counts
+
+
+def tasks_filtered(project: Project, params) -> QuerySet[Task]:
+    """Tasks of a project filtered by the list endpoint's query parameters.
+
+    ``state`` (one or comma-separated), ``agreement_min``/``agreement_max``,
+    ``external_id``, ``is_gold``. Raises ValueError naming a bad parameter.
+    """
+    tasks = project.tasks.all()
+    if state := params.get("state"):
+        states = [s for s in state.split(",") if s]
+        bad = [s for s in states if s not in Task.State.values]
+        if bad:
+            raise ValueError(f"state: {bad[0]!r} is not one of {', '.join(Task.State.values)}")
+        tasks = tasks.filter(state__in=states)
+    for param, lookup in (("agreement_min", "agreement__gte"), ("agreement_max", "agreement__lte")):
+        if (raw := params.get(param)) not in (None, ""):
+            try:
+                tasks = tasks.filter(**{lookup: float(raw)})
+            except ValueError:
+                raise ValueError(f"{param}: {raw!r} is not a number") from None
+    if external_id := params.get("external_id"):
+        tasks = tasks.filter(external_id=external_id)
+    if (gold := params.get("is_gold")) in ("true", "false", "1", "0"):
+        tasks = tasks.filter(is_gold=gold in ("true", "1"))
+    return tasks.order_by("id")

@@ -1,12 +1,141 @@
+"""Lead pages: project list, overview, create/edit with a live form preview, members."""
+
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
 
-from .selectors import projects_for_user
+from . import services
+from .forms import MemberForm, ProjectForm, parse_questions
+from .selectors import (
+    LEAD_ONLY,
+    can_create_projects,
+    members_of,
+    project_for_user,
+    project_role,
+    projects_for_user,
+    task_counts,
+)
+
+
+def _apply_service_errors(form, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        target = field if field in form.fields else None
+        if field.startswith("questions"):
+            target = "questions_json"
+        for error in errors:
+            form.add_error(target, error)
 
 
 @login_required
 def project_list(request):
     projects = projects_for_user(request.user).order_by("name")
-    return render(request, "projects/project_list.html", {"projects": projects})
+    rows = [(p, project_role(request.user, p)) for p in projects]
+    return render(
+        request,
+        "projects/project_list.html",
+        {"rows": rows, "can_create": can_create_projects(request.user)},
+    )
+
+
+@login_required
+def project_detail(request, project_id: int):
+    project = project_for_user(request.user, project_id)
+    return render(
+        request,
+        "projects/project_detail.html",
+        {
+            "project": project,
+            "role": project_role(request.user, project),
+            "counts": task_counts(project),
+        },
+    )
+
+
+@login_required
+def project_create(request):
+    if not can_create_projects(request.user):
+        raise PermissionDenied("You may not create projects.")
+    form = ProjectForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        fields = form.service_fields()
+        try:
+            project = services.project_create(user=request.user, name=fields.pop("name"), **fields)
+        except ValidationError as exc:
+            _apply_service_errors(form, exc)
+        else:
+            messages.success(request, f"Created {project.name}. Next: import tasks.")
+            return redirect("projects:project-detail", project_id=project.pk)
+    return render(request, "projects/project_form.html", {"form": form, "project": None})
+
+
+@login_required
+def project_edit(request, project_id: int):
+    project = project_for_user(request.user, project_id, roles=LEAD_ONLY)
+    form = ProjectForm(request.POST or None, instance=project)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.project_update(project=project, **form.service_fields())
+        except ValidationError as exc:
+            _apply_service_errors(form, exc)
+        else:
+            messages.success(request, "Saved.")
+            return redirect("projects:project-detail", project_id=project.pk)
+    return render(request, "projects/project_form.html", {"form": form, "project": project})
+
+
+@login_required
+@require_POST
+def questions_preview(request):
+    """Render the annotator's form for the questions being typed (HTMX, live)."""
+    try:
+        questions = parse_questions(request.POST.get("questions_json", "[]"))
+        errors = []
+    except ValidationError as exc:
+        questions, errors = [], exc.messages
+    for q in questions:
+        if q["type"] == "rating":
+            labels = q.get("labels") or {}
+            q["scale"] = [(v, labels.get(str(v), "")) for v in range(q["min"], q["max"] + 1)]
+    return render(
+        request,
+        "projects/partials/questions_preview.html",
+        {"questions": questions, "errors": errors},
+    )
+
+
+@login_required
+def member_list(request, project_id: int):
+    project = project_for_user(request.user, project_id, roles=LEAD_ONLY)
+    form = MemberForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership = services.membership_set(project=project, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_service_errors(form, exc)
+        else:
+            messages.success(request, f"{membership.user.username} is now {membership.role}.")
+            return redirect("projects:member-list", project_id=project.pk)
+    return render(
+        request,
+        "projects/member_list.html",
+        {"project": project, "members": members_of(project), "form": form},
+    )
+
+
+@login_required
+@require_POST
+def member_delete(request, project_id: int, username: str):
+    project = project_for_user(request.user, project_id, roles=LEAD_ONLY)
+    if username == request.user.username:
+        messages.error(request, "You cannot remove yourself.")
+    else:
+        try:
+            services.membership_remove(project=project, username=username)
+            messages.success(request, f"Removed {username}.")
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+    return redirect("projects:member-list", project_id=project.pk)

@@ -11,3 +11,14 @@ register = template.Library()
 def markdown_filter(text: str | None):
     """Render Markdown safely: ``{{ task.data.instruction|markdown }}``."""
     return render_markdown(text)
+
+
+@register.simple_tag(takes_context=True)
+def role_in(context, project) -> str:
+    """The current user's role in ``project``: ``{% role_in project as role %}``."""
+    from projects.selectors import project_role
+
+    request = context.get("request")
+    if request is None or project is None:
+        return ""
+    return project_role(request.user, project) or ""
