@@ -124,7 +124,7 @@ class TaskListView(APIView):
             result = task_batch_import(project=project, records=request.data)
             if result.get("errors"):
                 transaction.set_rollback(True)
-                first = result["errors"][0]
-                detail = f"tasks[{first.get('index')}]: {first.get('reason')}; nothing was imported"
+                index, reason = min(result["errors"].items())
+                detail = f"tasks[{index}]: {reason}; nothing was imported"
                 return Response({"detail": detail, **result}, status=status.HTTP_400_BAD_REQUEST)
         return Response(result, status=status.HTTP_201_CREATED)

@@ -160,3 +160,35 @@ def test_openapi_schema_is_served(api, annotator):
     assert b"/api/v1/projects/{project_id}/next-task/" in response.content or b"openapi" in (
         response.content
     )
+
+
+def test_small_batch_of_tasks_is_imported_idempotently(api, project, lead):
+    url = f"/api/v1/projects/{project.pk}/tasks/"
+    batch = [
+        {"external_id": "t1", "data": {"instruction": "Say hi", "responses": ["hi", "hello"]}},
+        {
+            "data": {"messages": [{"role": "user", "content": "Count to 3"}]},
+            "is_gold": True,
+            "gold": {"better": "A"},
+        },
+    ]
+    first = api(lead).post(url, batch, format="json")
+    assert first.status_code == 201, first.json()
+    assert first.json()["created"] == 2
+    again = api(lead).post(url, batch, format="json")
+    assert again.status_code == 201
+    assert again.json()["created"] == 0
+    assert again.json()["unchanged"] == 2
+    assert project.tasks.count() == 2
+    assert project.tasks.get(external_id="t1").data["responses"] == ["hi", "hello"]
+
+
+def test_one_bad_task_refuses_the_whole_batch(api, project, lead, annotator):
+    url = f"/api/v1/projects/{project.pk}/tasks/"
+    batch = [{"external_id": "ok", "data": {"instruction": "fine"}}, {"data": {"input": "x"}}]
+    response = api(lead).post(url, batch, format="json")
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("tasks[1]:")
+    assert project.tasks.count() == 0
+    assert api(lead).post(url, {"data": {}}, format="json").status_code == 400
+    assert api(annotator).post(url, batch[:1], format="json").status_code == 403
