@@ -1,3 +1,25 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+app_name = "labeling"
+
+urlpatterns = [
+    path("projects/<int:project_id>/label/", views.label, name="label"),
+    path(
+        "projects/<int:project_id>/label/tasks/<int:task_id>/submit/",
+        views.label_submit,
+        name="label-submit",
+    ),
+    path(
+        "projects/<int:project_id>/label/assignments/<int:assignment_id>/skip/",
+        views.label_skip,
+        name="label-skip",
+    ),
+    path("projects/<int:project_id>/my-answers/", views.my_answers, name="my-answers"),
+    path(
+        "projects/<int:project_id>/my-answers/<int:annotation_id>/",
+        views.answer_revise,
+        name="answer-revise",
+    ),
+]

@@ -85,7 +85,11 @@ class Task(models.Model):
         DISPUTED = "disputed", "Disputed"
         RESOLVED = "resolved", "Resolved"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
+    # No index of its own: the unique (project, …) indexes already lead with it,
+    # and every extra index slows imports.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="tasks", db_index=False
+    )
     external_id = models.CharField(max_length=255)
     data = models.JSONField()
     content_hash = models.CharField(max_length=64)
@@ -110,6 +114,12 @@ class Task(models.Model):
             models.Index(
                 fields=["project", "annotation_count", "id"],
                 name="task_lease_order",
+                condition=Q(state="open"),
+            ),
+            # Leasing draws gold and ordinary tasks separately.
+            models.Index(
+                fields=["project", "is_gold", "annotation_count", "id"],
+                name="task_lease_gold_order",
                 condition=Q(state="open"),
             ),
             models.Index(fields=["project", "state"], name="task_project_state"),

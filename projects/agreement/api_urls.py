@@ -1,3 +1,16 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from projects.agreement import api
+
+urlpatterns = [
+    path(
+        "projects/<int:project_id>/agreement/",
+        api.AgreementView.as_view(),
+        name="agreement-detail",
+    ),
+    path(
+        "projects/<int:project_id>/agreement/refresh/",
+        api.AgreementRefreshView.as_view(),
+        name="agreement-refresh",
+    ),
+]

@@ -26,3 +26,8 @@ def agreement_refresh_later(project_id: int) -> bool:
         return False
     app.send_task(RECOMPUTE_TASK, args=[project_id], countdown=DEBOUNCE_SECONDS)
     return True
+
+
+def agreement_refresh_now(project_id: int) -> None:
+    """Queue a recomputation to run at once (the lead pressed Refresh)."""
+    app.send_task(RECOMPUTE_TASK, args=[project_id])

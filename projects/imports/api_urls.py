@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import api
+
+urlpatterns = [
+    path(
+        "projects/<int:project_id>/imports/", api.ImportCreateView.as_view(), name="import-create"
+    ),
+    path("imports/<int:pk>/", api.ImportDetailView.as_view(), name="import-detail"),
+]

@@ -1,0 +1,308 @@
+"""Labeling benchmark: simulated annotators doing next-task + submit over HTTP.
+
+    python bench/labeling_bench.py          # 10k and 1M tasks; 8 then 32 annotators; 60 s each
+    python bench/labeling_bench.py --sizes 10000 --duration 20
+
+For each project size it creates a fresh database (``quorum_bench_label``), a
+project with that many tasks (one ``INSERT ... SELECT generate_series``),
+starts gunicorn (production settings: DEBUG=0) and runs 8, then 32 annotator
+threads. Each annotator loops ``GET projects/{id}/next-task/`` then
+``POST tasks/{id}/annotations/`` with its own token. It prints p50/p95/p99 of
+each call, annotations per second, and checks in the database that no task
+got more answers or leases than the overlap allows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DB = "postgres://quorum:quorum@127.0.0.1:55432/quorum_bench_label"
+DEFAULT_REDIS = "redis://127.0.0.1:56379/12"
+ANSWER = {"better": "A", "quality": 4, "topic": "writing"}
+QUESTIONS = [
+    {"name": "better", "type": "preference", "title": "Which response is better?"},
+    {
+        "name": "quality",
+        "type": "rating",
+        "title": "Rate response A",
+        "min": 1,
+        "max": 5,
+        "target": "responses.0",
+    },
+    {"name": "topic", "type": "label", "options": ["writing", "coding", "other"]},
+]
+
+
+def database_reset(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup(url: str, n_tasks: int, n_annotators: int, env: dict) -> tuple[int, list[str]]:
+    """Migrate, then create the project, its tasks and annotators; return (project id, tokens)."""
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    with psycopg.connect(url, autocommit=True) as conn:
+        project_id = conn.execute(
+            """INSERT INTO projects_project (name, slug, description, guidelines, questions,
+                 overlap, gold_fraction, lease_seconds, agreement_threshold, status,
+                 created_at, updated_at)
+               VALUES (%s, %s, '', '', %s, 3, 0.0, 900, 0.5, 'active', now(), now())
+               RETURNING id""",
+            (f"Bench {n_tasks}", f"bench-{n_tasks}", json.dumps(QUESTIONS)),
+        ).fetchone()[0]
+        t0 = time.perf_counter()
+        conn.execute(
+            """INSERT INTO projects_task (project_id, external_id, data, content_hash, is_gold,
+                 state, annotation_count, created_at)
+               SELECT %s, 't' || i,
+                 jsonb_build_object(
+                   'instruction', 'Write a short poem about the number ' || i || '.',
+                   'responses', jsonb_build_array('Poem A about ' || i, 'Poem B about ' || i)),
+                 md5(i::text), false, 'open', 0, now()
+               FROM generate_series(1, %s) AS i""",
+            (project_id, n_tasks),
+        )
+        conn.execute("ANALYZE projects_task")
+        print(f"  inserted {n_tasks:,} tasks in {time.perf_counter() - t0:.1f} s")
+        tokens = []
+        for i in range(n_annotators):
+            user_id = conn.execute(
+                """INSERT INTO auth_user (password, is_superuser, username, first_name,
+                     last_name, email, is_staff, is_active, date_joined)
+                   VALUES ('!', false, %s, '', '', '', false, true, now()) RETURNING id""",
+                (f"bench{i}",),
+            ).fetchone()[0]
+            conn.execute(
+                """INSERT INTO projects_membership (project_id, user_id, role, created_at)
+                   VALUES (%s, %s, 'annotator', now())""",
+                (project_id, user_id),
+            )
+            key = secrets.token_hex(20)
+            conn.execute(
+                "INSERT INTO authtoken_token (key, user_id, created) VALUES (%s, %s, now())",
+                (key, user_id),
+            )
+            tokens.append(key)
+    return project_id, tokens
+
+
+def server_start(env: dict, port: int, workers: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "annotator.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            # Any answer will do (401 without a token): the server is up.
+            conn.request("GET", "/api/v1/projects/0/next-task/")
+            conn.getresponse().read()
+            return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+class Annotator(threading.Thread):
+    def __init__(self, port: int, project_id: int, token: str, stop_at: float):
+        super().__init__(daemon=True)
+        self.port, self.project_id, self.stop_at = port, project_id, stop_at
+        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+        self.lease_ms: list[float] = []
+        self.submit_ms: list[float] = []
+        self.submitted = 0
+        self.errors: list[str] = []
+
+    def call(self, conn, method: str, path: str, body: bytes | None = None):
+        t0 = time.perf_counter()
+        conn.request(method, path, body=body, headers=self.headers)
+        response = conn.getresponse()
+        data = response.read()
+        return response.status, data, (time.perf_counter() - t0) * 1000
+
+    def run(self) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        while time.perf_counter() < self.stop_at:
+            status, data, ms = self.call(
+                conn, "GET", f"/api/v1/projects/{self.project_id}/next-task/"
+            )
+            self.lease_ms.append(ms)
+            if status == 204:
+                return
+            if status != 200:
+                self.errors.append(f"next-task {status}: {data[:200]!r}")
+                return
+            task = json.loads(data)
+            body = json.dumps(
+                {"values": ANSWER, "client_id": str(uuid.uuid4()), "lead_time_s": 3.0}
+            ).encode()
+            status, data, ms = self.call(
+                conn, "POST", f"/api/v1/tasks/{task['id']}/annotations/", body
+            )
+            self.submit_ms.append(ms)
+            if status != 201:
+                self.errors.append(f"submit {status}: {data[:200]!r}")
+                return
+            self.submitted += 1
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def run_load(port: int, project_id: int, tokens: list[str], duration: float) -> dict:
+    stop_at = time.perf_counter() + duration
+    threads = [Annotator(port, project_id, token, stop_at) for token in tokens]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    lease = [ms for t in threads for ms in t.lease_ms]
+    submit = [ms for t in threads for ms in t.submit_ms]
+    errors = [e for t in threads for e in t.errors]
+    return {
+        "annotators": len(tokens),
+        "elapsed_s": round(elapsed, 1),
+        "annotations": sum(t.submitted for t in threads),
+        "annotations_per_s": round(sum(t.submitted for t in threads) / elapsed, 1),
+        "next_task_ms": {p: round(pct(lease, p), 1) for p in (50, 95, 99)},
+        "submit_ms": {p: round(pct(submit, p), 1) for p in (50, 95, 99)},
+        "next_task_mean_ms": round(statistics.fmean(lease), 1) if lease else None,
+        "errors": errors[:5],
+    }
+
+
+def verify(url: str, project_id: int) -> dict:
+    """No task over its overlap, counts consistent, nobody twice on a task."""
+    with psycopg.connect(url) as conn:
+        over = conn.execute(
+            """SELECT count(*) FROM (
+                 SELECT t.id FROM projects_task t
+                 JOIN projects_project p ON p.id = t.project_id
+                 LEFT JOIN projects_annotation a ON a.task_id = t.id
+                 WHERE t.project_id = %s
+                 GROUP BY t.id, p.overlap HAVING count(a.id) > p.overlap) x""",
+            (project_id,),
+        ).fetchone()[0]
+        over_leased = conn.execute(
+            """SELECT count(*) FROM (
+                 SELECT t.id FROM projects_task t
+                 JOIN projects_project p ON p.id = t.project_id
+                 JOIN projects_assignment s ON s.task_id = t.id
+                 WHERE t.project_id = %s
+                   AND (s.state = 'submitted' OR (s.state = 'leased' AND s.expires_at > now()))
+                 GROUP BY t.id, p.overlap HAVING count(*) > p.overlap) x""",
+            (project_id,),
+        ).fetchone()[0]
+        mismatched = conn.execute(
+            """SELECT count(*) FROM projects_task t
+               WHERE t.project_id = %s AND t.annotation_count <> (
+                 SELECT count(*) FROM projects_annotation a WHERE a.task_id = t.id)
+                 AND t.annotation_count > 0""",
+            (project_id,),
+        ).fetchone()[0]
+        twice = conn.execute(
+            """SELECT count(*) FROM (SELECT task_id, annotator_id FROM projects_annotation
+               WHERE project_id = %s GROUP BY 1, 2 HAVING count(*) > 1) x""",
+            (project_id,),
+        ).fetchone()[0]
+    return {
+        "tasks_over_overlap": over,
+        "tasks_over_leased": over_leased,
+        "count_mismatches": mismatched,
+        "annotator_twice": twice,
+        "ok": over == over_leased == mismatched == twice == 0,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 1_000_000])
+    parser.add_argument("--annotators", type=int, nargs="+", default=[8, 32])
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
+    args = parser.parse_args()
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database_url,
+        "REDIS_URL": args.redis_url,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_hex(32),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DB_CONN_MAX_AGE": "600",
+    }
+    results = []
+    ok = True
+    for size in args.sizes:
+        print(f"== {size:,} tasks")
+        database_reset(args.database_url)
+        project_id, tokens = setup(args.database_url, size, max(args.annotators), env)
+        server = server_start(env, args.port, args.workers)
+        try:
+            for n in args.annotators:
+                result = run_load(args.port, project_id, tokens[:n], args.duration)
+                result["tasks"] = size
+                check = verify(args.database_url, project_id)
+                result["verify"] = check
+                ok = ok and check["ok"] and not result["errors"]
+                results.append(result)
+                print(
+                    f"  {n:>3} annotators: {result['annotations_per_s']:>7} annotations/s "
+                    f"({result['annotations']} in {result['elapsed_s']} s)  "
+                    f"next-task p50/p95/p99 {result['next_task_ms'][50]}/"
+                    f"{result['next_task_ms'][95]}/{result['next_task_ms'][99]} ms  "
+                    f"submit p50/p95/p99 {result['submit_ms'][50]}/{result['submit_ms'][95]}/"
+                    f"{result['submit_ms'][99]} ms  verify {'ok' if check['ok'] else check}"
+                )
+                for error in result["errors"]:
+                    print("   error:", error)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+    print(json.dumps(results, indent=2))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""Export formats: pure functions from one database row to zero or more JSONL lines.
+
+Rows come from the export query (see ``services``) as plain dicts:
+
+* a task row: ``id, external_id, data, is_gold, gold, state, agreement,
+  consensus, resolution`` (the resolution's ``values`` or ``None``);
+* an annotation row: a task row plus ``annotation_id, annotator_id, values,
+  lead_time_s, review_state, source, created_at, updated_at``.
+
+The rule that turns several answers into one training example (``final_answer``):
+a reviewer's resolution first, then the task's consensus (unless that question
+is listed in ``consensus["_ties"]``), else the task gives no example for that
+question. ``sft`` and ``alpaca`` fall back to the task's ``reference`` when the
+project has no text answer for it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+FORMATS = ("sft", "alpaca", "preference", "annotations")
+TASK_FORMATS = frozenset({"sft", "alpaca", "preference"})
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a formatter needs besides the row."""
+
+    project_id: int
+    questions: list[dict]
+    secret: str = ""
+    question: str | None = None  # the question to export; None = the first that fits
+    quality: dict[int, float] = field(default_factory=dict)
+    pseudonyms: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def annotator(self, user_id: int) -> str:
+        # Cached: one HMAC per annotator, not per line.
+        if user_id not in self.pseudonyms:
+            self.pseudonyms[user_id] = pseudonym(user_id, self.secret)
+        return self.pseudonyms[user_id]
+
+    def first_of(self, *types: str) -> dict | None:
+        for q in self.questions:
+            if q.get("type") in types and (self.question is None or q["name"] == self.question):
+                return q
+        return None
+
+
+def pseudonym(user_id: int, secret: str) -> str:
+    """A stable, non-reversible annotator id: HMAC-SHA256 of the user id."""
+    digest = hmac.new(secret.encode(), f"annotator:{user_id}".encode(), hashlib.sha256)
+    return "ann_" + digest.hexdigest()[:16]
+
+
+def final_answer(task: dict, name: str) -> tuple[Any, str] | None:
+    """The one answer a task gives to question ``name``, and where it came from.
+
+    Resolution first, then consensus (not when tied), else ``None``.
+    """
+    resolution = task.get("resolution")
+    if isinstance(resolution, dict) and _present(resolution.get(name)):
+        return resolution[name], "resolution"
+    consensus = task.get("consensus")
+    if isinstance(consensus, dict) and name not in (consensus.get("_ties") or []):
+        value = consensus.get(name)
+        if _present(value):
+            return value, "consensus"
+    return None
+
+
+def _present(value: Any) -> bool:
+    return value is not None and not (isinstance(value, str) and not value.strip())
+
+
+def prompt_text(data: dict) -> str:
+    """Instruction and input as one user turn."""
+    instruction = (data.get("instruction") or "").strip()
+    extra = (data.get("input") or "").strip()
+    return f"{instruction}\n\n{extra}" if instruction and extra else instruction or extra
+
+
+def _system(data: dict) -> str | None:
+    meta = data.get("meta") if isinstance(data.get("meta"), dict) else {}
+    system = data.get("system") or meta.get("system")
+    return system if isinstance(system, str) and system.strip() else None
+
+
+def _conversation(data: dict) -> list[dict]:
+    """The task's conversation, without a trailing assistant turn (the one being answered)."""
+    messages = [
+        {"role": m["role"], "content": m["content"]}
+        for m in data.get("messages") or []
+        if isinstance(m, dict) and isinstance(m.get("content"), str) and m.get("role")
+    ]
+    if messages and messages[-1]["role"] == "assistant":
+        messages = messages[:-1]
+    return messages
+
+
+def _prompt_messages(data: dict) -> list[dict]:
+    messages = _conversation(data)
+    if not messages:
+        messages = [{"role": "user", "content": prompt_text(data)}]
+    system = _system(data)
+    if system and messages[0]["role"] != "system":
+        messages.insert(0, {"role": "system", "content": system})
+    return messages
+
+
+def target_text(task: dict, ctx: Context) -> tuple[str, str] | None:
+    """The assistant text of a task: the text question's final answer, else the reference."""
+    question = ctx.first_of("text")
+    if question is not None:
+        answer = final_answer(task, question["name"])
+        if answer is not None and isinstance(answer[0], str):
+            return answer[0], answer[1]
+    reference = (task.get("data") or {}).get("reference")
+    if isinstance(reference, str) and reference.strip():
+        return reference, "reference"
+    return None
+
+
+def _metadata(task: dict, ctx: Context, source: str, **extra: Any) -> dict:
+    return {
+        "project_id": ctx.project_id,
+        "task_id": task["id"],
+        "external_id": task["external_id"],
+        "source": source,
+        "agreement": task.get("agreement"),
+        "is_gold": bool(task.get("is_gold")),
+        **extra,
+    }
+
+
+def sft_lines(task: dict, ctx: Context) -> Iterator[dict]:
+    target = target_text(task, ctx)
+    if target is None:
+        return
+    text, source = target
+    messages = _prompt_messages(task.get("data") or {})
+    if not any(m["role"] == "user" and m["content"] for m in messages):
+        return
+    yield {
+        "messages": [*messages, {"role": "assistant", "content": text}],
+        "metadata": _metadata(task, ctx, source),
+    }
+
+
+def alpaca_lines(task: dict, ctx: Context) -> Iterator[dict]:
+    target = target_text(task, ctx)
+    if target is None:
+        return
+    data = task.get("data") or {}
+    instruction, extra = data.get("instruction") or "", data.get("input") or ""
+    if not instruction:
+        # A conversation task: its last user turn is the instruction.
+        users = [m["content"] for m in _conversation(data) if m["role"] == "user"]
+        instruction = users[-1] if users else ""
+    if not instruction.strip():
+        return
+    yield {"instruction": instruction, "input": extra, "output": target[0]}
+
+
+def preference_pairs(question: dict, value: Any, n_responses: int) -> list[tuple[int, int]]:
+    """(chosen, rejected) response indices that one final answer implies; ties give none."""
+    if question["type"] == "preference":
+        if isinstance(value, dict):
+            value = value.get("choice")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            # A consensus on the ordinal scale: negative favours A.
+            value = "A" if value < 0 else "B" if value > 0 else "tie"
+        if n_responses < 2 or value not in ("A", "B"):
+            return []
+        return [(0, 1)] if value == "A" else [(1, 0)]
+    if question["type"] == "ranking":
+        if not isinstance(value, list) or sorted(value) != list(range(n_responses)):
+            return []
+        return [(value[i], value[j]) for i in range(len(value)) for j in range(i + 1, len(value))]
+    return []
+
+
+def preference_lines(task: dict, ctx: Context) -> Iterator[dict]:
+    data = task.get("data") or {}
+    responses = [r if isinstance(r, str) else str(r) for r in data.get("responses") or []]
+    conversational = bool(_conversation(data))
+    prompt: Any = _prompt_messages(data) if conversational else prompt_text(data)
+    for question in ctx.questions:
+        if question.get("type") not in ("preference", "ranking"):
+            continue
+        if ctx.question is not None and question["name"] != ctx.question:
+            continue
+        answer = final_answer(task, question["name"])
+        if answer is None:
+            continue
+        for chosen, rejected in preference_pairs(question, answer[0], len(responses)):
+            if conversational:
+                line = {
+                    "prompt": prompt,
+                    "chosen": [{"role": "assistant", "content": responses[chosen]}],
+                    "rejected": [{"role": "assistant", "content": responses[rejected]}],
+                }
+            else:
+                line = {
+                    "prompt": prompt,
+                    "chosen": responses[chosen],
+                    "rejected": responses[rejected],
+                }
+            line["metadata"] = _metadata(
+                task, ctx, answer[1], question=question["name"], chosen=chosen, rejected=rejected
+            )
+            yield line
+
+
+def annotation_lines(row: dict, ctx: Context) -> Iterator[dict]:
+    yield {
+        "annotation_id": row["annotation_id"],
+        "project_id": ctx.project_id,
+        "task_id": row["id"],
+        "external_id": row["external_id"],
+        "task": row.get("data"),
+        "is_gold": bool(row.get("is_gold")),
+        "gold": row.get("gold"),
+        "task_state": row.get("state"),
+        "task_agreement": row.get("agreement"),
+        "consensus": row.get("consensus"),
+        "resolution": row.get("resolution"),
+        "annotator": ctx.annotator(row["annotator_id"]),
+        "annotator_quality": ctx.quality.get(row["annotator_id"]),
+        "values": row.get("values"),
+        "lead_time_s": row.get("lead_time_s"),
+        "review_state": row.get("review_state"),
+        "source": row.get("source"),
+        # Datetimes are written by the JSON encoder as RFC 3339.
+        "created_at": row.get("created_at"),
+        "updated_at": row.get("updated_at"),
+    }
+
+
+FORMATTERS: dict[str, Callable[[dict, Context], Iterator[dict]]] = {
+    "sft": sft_lines,
+    "alpaca": alpaca_lines,
+    "preference": preference_lines,
+    "annotations": annotation_lines,
+}
+
+
+# --- the deterministic split ------------------------------------------------
+
+
+def split_of(task_id: int, *, ratio: float, seed: str) -> str:
+    """``"validation"`` for a stable ``ratio`` share of task ids, else ``"train"``.
+
+    Depends only on the task id and the seed, so the same task lands in the
+    same split in every export made with that seed.
+    """
+    digest = hashlib.sha256(f"{seed}:{task_id}".encode()).digest()
+    return "validation" if int.from_bytes(digest[:8], "big") / 2**64 < ratio else "train"

@@ -1,0 +1,111 @@
+"""Serving an export file: streamed, with ETag = sha256, conditional GET and one byte range."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.utils.http import parse_etags
+
+from .models import Export
+
+RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+CHUNK = 1 << 16
+
+
+class RangeNotSatisfiable(Exception):
+    pass
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """The inclusive (start, end) of a single ``bytes=`` range, ``None`` to send it all.
+
+    Several ranges at once are answered with the whole file, which HTTP allows.
+    """
+    header = header.strip()
+    if "," in header and header.startswith("bytes="):
+        return None
+    match = RANGE_RE.match(header)
+    if not match or match.groups() == ("", ""):
+        raise RangeNotSatisfiable(header)
+    first, last = match.groups()
+    if first == "":
+        length = int(last)
+        if length == 0 or size == 0:
+            raise RangeNotSatisfiable(header)
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        raise RangeNotSatisfiable(header)
+    return start, end
+
+
+def _slice(path: Path, start: int, end: int):
+    with open(path, "rb") as handle:
+        handle.seek(start)
+        left = end - start + 1
+        while left > 0:
+            chunk = handle.read(min(CHUNK, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+            yield chunk
+
+
+def export_file_response(request, export: Export) -> HttpResponse:
+    if export.state != Export.State.READY:
+        return JsonResponse(
+            {"detail": f"Export {export.pk} is not ready (state: {export.state})."}, status=409
+        )
+    path = Path(export.file_path)
+    if not path.is_file():
+        return JsonResponse({"detail": f"The file of export {export.pk} is gone."}, status=410)
+    etag = f'"{export.sha256}"'
+    headers = {
+        "ETag": etag,
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private, max-age=31536000, immutable",
+        "X-Export-Sha256": export.sha256,
+        "X-Export-Rows": str(export.row_count),
+    }
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match and (if_none_match.strip() == "*" or etag in parse_etags(if_none_match)):
+        response = HttpResponse(status=304)
+        for key, value in headers.items():
+            response[key] = value
+        return response
+    size = export.bytes
+    range_header = request.headers.get("Range")
+    if_range = request.headers.get("If-Range")
+    if range_header and (not if_range or if_range.strip() == etag):
+        try:
+            byte_range = parse_range(range_header, size)
+        except RangeNotSatisfiable:
+            response = JsonResponse(
+                {"detail": f"Range {range_header!r} cannot be served from {size} bytes."},
+                status=416,
+            )
+            response["Content-Range"] = f"bytes */{size}"
+            return response
+        if byte_range is not None:
+            start, end = byte_range
+            response = StreamingHttpResponse(
+                _slice(path, start, end), status=206, content_type="application/jsonl"
+            )
+            response["Content-Range"] = f"bytes {start}-{end}/{size}"
+            response["Content-Length"] = str(end - start + 1)
+            response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+            for key, value in headers.items():
+                response[key] = value
+            return response
+    response = FileResponse(
+        open(path, "rb"),  # noqa: SIM115 - FileResponse closes it
+        as_attachment=True,
+        filename=export.filename,
+        content_type="application/jsonl",
+    )
+    for key, value in headers.items():
+        response[key] = value
+    return response

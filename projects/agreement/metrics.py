@@ -1,0 +1,463 @@
+"""Agreement coefficients on a reliability matrix.
+
+The reliability matrix has one row per unit (task, or task x option / task x
+response for multilabel and ranking questions) and one column per coder
+(annotator); a missing answer is NaN. Every coefficient works from the unit x
+category count matrix ``N`` (``N[u, c]`` = how many coders put unit ``u`` in
+category ``c``), so nothing loops over annotations.
+
+A coefficient that the data cannot define (fewer than two pairable answers, no
+variation at all, a design the coefficient does not allow) is ``None``, never
+a made-up number. See docs/agreement.md for the formulas.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+LEVELS = ("nominal", "ordinal", "interval")
+
+
+# --- the count matrix -------------------------------------------------------
+
+
+def category_values(data: np.ndarray, scale: Sequence[float] | None = None) -> np.ndarray:
+    """The sorted categories: the declared ``scale`` joined with what occurs."""
+    seen = np.unique(data[~np.isnan(data)])
+    if scale is not None and len(scale):
+        seen = np.union1d(np.asarray(scale, dtype=float), seen)
+    return seen
+
+
+def count_matrix(data: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``N[u, c]``: the number of coders that gave unit ``u`` the value ``values[c]``."""
+    data = np.asarray(data, dtype=float)
+    n_units, _ = data.shape
+    k = len(values)
+    present = ~np.isnan(data)
+    units = np.nonzero(present)[0]
+    codes = np.searchsorted(values, data[present])
+    flat = np.bincount(units * k + codes, minlength=n_units * k)
+    return flat.reshape(n_units, k).astype(float)
+
+
+def _delta(level: str, values: np.ndarray, marginals: np.ndarray) -> np.ndarray:
+    """The squared difference function of Krippendorff (2011) for the level."""
+    k = len(values)
+    if level == "nominal":
+        return 1.0 - np.eye(k)
+    if level == "interval":
+        v = np.asarray(values, dtype=float)
+        return (v[:, None] - v[None, :]) ** 2
+    if level == "ordinal":
+        # delta(c, k) = (sum_{g=c..k} n_g - (n_c + n_k) / 2) ** 2, on ranks.
+        cum = np.concatenate([[0.0], np.cumsum(marginals)])
+        lo = np.minimum.outer(np.arange(k), np.arange(k))
+        hi = np.maximum.outer(np.arange(k), np.arange(k))
+        between = cum[hi + 1] - cum[lo]
+        return (between - (marginals[:, None] + marginals[None, :]) / 2.0) ** 2
+    raise ValueError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
+
+
+def coincidences(counts: np.ndarray) -> np.ndarray:
+    """The coincidence matrix ``o[c, k]`` over pairable units (two or more values)."""
+    m = counts.sum(axis=1)
+    pairable = counts[m >= 2]
+    if not len(pairable):
+        return np.zeros((counts.shape[1], counts.shape[1]))
+    weight = pairable / (pairable.sum(axis=1, keepdims=True) - 1.0)
+    return pairable.T @ weight - np.diag(weight.sum(axis=0))
+
+
+# --- Krippendorff's alpha ---------------------------------------------------
+
+
+def _alpha_parts(counts: np.ndarray, level: str, values: np.ndarray):
+    o = coincidences(counts)
+    marg = o.sum(axis=1)
+    n = marg.sum()
+    if n < 2:
+        return None
+    delta = _delta(level, values, marg)
+    d_o = float((o * delta).sum()) / n
+    d_e = float(marg @ delta @ marg) / (n * (n - 1.0))
+    if d_e <= 1e-12:
+        return None
+    return d_o, d_e, n, delta
+
+
+def alpha_from_counts(counts: np.ndarray, level: str, values: np.ndarray) -> float | None:
+    parts = _alpha_parts(counts, level, values)
+    if parts is None:
+        return None
+    d_o, d_e, _, _ = parts
+    return 1.0 - d_o / d_e
+
+
+def krippendorff_alpha(
+    data: np.ndarray, level: str = "nominal", scale: Sequence[float] | None = None
+) -> float | None:
+    """Krippendorff's alpha of a units x coders matrix (NaN = missing)."""
+    data = np.asarray(data, dtype=float)
+    values = category_values(data, scale)
+    if len(values) == 0:
+        return None
+    return alpha_from_counts(count_matrix(data, values), level, values)
+
+
+def alpha_bootstrap_ci(
+    counts: np.ndarray,
+    level: str,
+    values: np.ndarray,
+    *,
+    samples: int = 1000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> list[float] | None:
+    """Percentile interval of alpha by Hayes & Krippendorff's (2007) bootstrap.
+
+    The expected disagreement stays fixed; the M pairs of values within units
+    are resampled with replacement, pair j contributing
+    ``2 * delta_j / ((m_u - 1) * n * D_e)`` to the observed part. Pairs with
+    the same (delta, m_u) contribute the same amount, so a bootstrap sample is
+    a multinomial draw over those few groups, not over every pair: cheap for
+    any number of units. Samples below -1 are clipped to -1 as in KALPHA.
+    """
+    parts = _alpha_parts(counts, level, values)
+    if parts is None:
+        return None
+    _, d_e, n, delta = parts
+    m = counts.sum(axis=1)
+    contrib: list[np.ndarray] = []
+    weight: list[np.ndarray] = []
+    iu = np.triu_indices(len(values), 1)
+    sizes = np.bincount(m.astype(np.int64))
+    for mu in np.nonzero(sizes)[0]:
+        if mu < 2:
+            continue
+        group = counts[m == mu]
+        cross = (group.T @ group)[iu]  # pairs of different categories in a unit
+        same = (group * (group - 1) / 2.0).sum()  # pairs with delta 0
+        contrib.append(np.concatenate([2.0 * delta[iu] / ((mu - 1.0) * n * d_e), [0.0]]))
+        weight.append(np.concatenate([cross, [same]]))
+    e = np.concatenate(contrib)
+    w = np.concatenate(weight)
+    keep = w > 0
+    e, w = e[keep], w[keep]
+    total = round(w.sum())
+    if total < 1:
+        return None
+    rng = np.random.default_rng(seed)
+    draws = rng.multinomial(total, w / w.sum(), size=samples)
+    alphas = np.maximum(1.0 - draws @ e, -1.0)
+    tail = (1.0 - confidence) / 2.0
+    lo, hi = np.quantile(alphas, [tail, 1.0 - tail])
+    return [float(lo), float(hi)]
+
+
+# --- kappas, percent agreement, Gwet -----------------------------------------
+
+
+def fleiss_kappa(counts: np.ndarray) -> float | None:
+    """Fleiss' kappa; only defined when every rated unit has the same number of ratings."""
+    m = counts.sum(axis=1)
+    rated = counts[m > 0]
+    if len(rated) < 2:
+        return None
+    r = rated.sum(axis=1)
+    if not np.all(r == r[0]) or r[0] < 2:
+        return None
+    r0 = r[0]
+    p_i = ((rated * rated).sum(axis=1) - r0) / (r0 * (r0 - 1.0))
+    p_j = rated.sum(axis=0) / rated.sum()
+    p_e = float((p_j * p_j).sum())
+    if p_e >= 1.0 - 1e-12:
+        return None
+    return (float(p_i.mean()) - p_e) / (1.0 - p_e)
+
+
+def agreement_weights(level: str, values: np.ndarray) -> np.ndarray:
+    """Agreement weights: identity for nominal, quadratic over the scale otherwise."""
+    k = len(values)
+    if level == "nominal" or k < 2:
+        return np.eye(k)
+    v = np.asarray(values, dtype=float)
+    span = v.max() - v.min()
+    return 1.0 - (v[:, None] - v[None, :]) ** 2 / span**2
+
+
+def within_unit_pairs(units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (i, j), i < j in sorted order, of entries that share a unit.
+
+    Sorting by unit puts a unit's entries side by side, so the pairs are the
+    entries ``d`` apart with the same unit, for d = 1 .. (largest unit - 1).
+    """
+    index = np.int32 if len(units) < 2**31 else np.int64
+    if len(units) < 2 or np.all(units[1:] >= units[:-1]):
+        order = np.arange(len(units), dtype=index)  # already grouped: skip the sort
+    else:
+        order = np.argsort(units, kind="stable").astype(index)
+    sorted_units = units[order]
+    left: list[np.ndarray] = []
+    right: list[np.ndarray] = []
+    d = 1
+    while d < len(order):
+        same = np.nonzero(sorted_units[:-d] == sorted_units[d:])[0]
+        if not len(same):
+            break
+        left.append(order[same])
+        right.append(order[same + d])
+        d += 1
+    if not left:
+        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
+    return np.concatenate(left), np.concatenate(right)
+
+
+def cohen_kappa_long(
+    units: np.ndarray,
+    coders: np.ndarray,
+    codes: np.ndarray,
+    *,
+    n_coders: int,
+    level: str,
+    values: np.ndarray,
+) -> tuple[float | None, np.ndarray]:
+    """Mean pairwise Cohen's kappa from (unit, coder, category code) triples.
+
+    All coder pairs at once: every pair of answers to the same unit is one
+    observation in the pair's joint table, found with one bincount.
+    """
+    k = len(values)
+    w = agreement_weights(level, values)
+    matrix = np.full((n_coders, n_coders), np.nan)
+    i, j = within_unit_pairs(units)
+    if not len(i):
+        return None, matrix
+    a, b, ca, cb = coders[i], coders[j], codes[i], codes[j]
+    swap = a > b
+    a, b = np.where(swap, b, a), np.where(swap, a, b)
+    ca, cb = np.where(swap, cb, ca), np.where(swap, ca, cb)
+    pair = a * n_coders + b
+    if n_coders * n_coders * k * k <= 4_000_000:
+        # Small pools: index the joint tables by the pair code itself, no sort.
+        used = np.bincount(pair, minlength=n_coders * n_coders) > 0
+        pair_ids = np.nonzero(used)[0]
+        remap = np.cumsum(used) - 1
+        pair_idx = remap[pair]
+    else:
+        pair_ids, pair_idx = np.unique(pair, return_inverse=True)
+    joint = np.bincount(pair_idx * k * k + ca * k + cb, minlength=len(pair_ids) * k * k)
+    joint = joint.reshape(len(pair_ids), k, k).astype(float)
+    totals = joint.sum(axis=(1, 2))
+    joint /= totals[:, None, None]
+    expected = joint.sum(axis=2)[:, :, None] * joint.sum(axis=1)[:, None, :]
+    p_o = (joint * w).sum(axis=(1, 2))
+    p_e = (expected * w).sum(axis=(1, 2))
+    ok = (totals >= 2) & (p_e < 1.0 - 1e-12)
+    kappa = (p_o[ok] - p_e[ok]) / (1.0 - p_e[ok])
+    rows, cols = pair_ids[ok] // n_coders, pair_ids[ok] % n_coders
+    matrix[rows, cols] = kappa
+    matrix[cols, rows] = kappa
+    return (float(kappa.mean()) if len(kappa) else None), matrix
+
+
+def cohen_kappa_pairs(
+    data: np.ndarray, level: str, values: np.ndarray
+) -> tuple[float | None, np.ndarray]:
+    """Mean pairwise Cohen's kappa and the coder x coder matrix (NaN where undefined).
+
+    Quadratic-weighted for ordinal and interval data, with the weights over
+    ``values`` (the declared scale), unweighted for nominal data. A pair needs
+    two shared units and some expected disagreement.
+    """
+    data = np.asarray(data, dtype=float)
+    units, coders = np.nonzero(~np.isnan(data))
+    codes = np.searchsorted(values, data[units, coders])
+    return cohen_kappa_long(
+        units, coders, codes, n_coders=data.shape[1], level=level, values=values
+    )
+
+
+def percent_agreement(
+    counts: np.ndarray, level: str = "nominal", values: np.ndarray | None = None
+) -> float | None:
+    """Mean over pairable units of the share of agreeing coder pairs (weighted if ordinal)."""
+    m = counts.sum(axis=1)
+    pairable = counts[m >= 2]
+    if not len(pairable):
+        return None
+    w = np.eye(counts.shape[1]) if values is None else agreement_weights(level, values)
+    mp = pairable.sum(axis=1)
+    weighted = pairable if level == "nominal" or values is None else pairable @ w
+    agree = (weighted * pairable).sum(axis=1) - mp
+    return float((agree / (mp * (mp - 1.0))).mean())
+
+
+def gwet_ac(counts: np.ndarray, level: str, values: np.ndarray) -> float | None:
+    """Gwet's AC1 (nominal, identity weights) or AC2 (quadratic weights), Gwet (2014)."""
+    r = counts.sum(axis=1)
+    rated = counts[r > 0]
+    r = r[r > 0]
+    q = counts.shape[1]
+    two = r >= 2
+    if not two.any() or q < 2:
+        return None
+    w = agreement_weights(level, values)
+    weighted = rated if level == "nominal" else rated @ w.T  # identity weights: no product
+    p_a = float(((rated * (weighted - 1.0)).sum(axis=1)[two] / (r[two] * (r[two] - 1.0))).mean())
+    pi = (rated / r[:, None]).mean(axis=0)
+    p_e = float(w.sum() * (pi * (1.0 - pi)).sum() / (q * (q - 1.0)))
+    if p_e >= 1.0 - 1e-12:
+        return None
+    return (p_a - p_e) / (1.0 - p_e)
+
+
+def _categories(answers: np.ndarray, scale: Sequence[float] | None) -> np.ndarray:
+    """The declared scale plus any value outside it (sorting only those, if any)."""
+    if scale is None or not len(scale):
+        return np.unique(answers)
+    scale = np.asarray(scale, dtype=float)
+    at = np.searchsorted(scale, answers).clip(max=len(scale) - 1)
+    outside = answers[scale[at] != answers]
+    return np.union1d(scale, outside) if len(outside) else scale
+
+
+def alpha_long(
+    units: np.ndarray,
+    answers: np.ndarray,
+    *,
+    n_units: int,
+    level: str,
+    scale: Sequence[float] | None = None,
+) -> float | None:
+    """Krippendorff's alpha alone from (unit, value) pairs."""
+    values = _categories(answers, scale)
+    if len(values) == 0:
+        return None
+    k = len(values)
+    codes = np.searchsorted(values, answers)
+    counts = np.bincount(units * k + codes, minlength=n_units * k).reshape(n_units, k)
+    return alpha_from_counts(counts.astype(float), level, values)
+
+
+def reliability(
+    data: np.ndarray,
+    level: str,
+    *,
+    scale: Sequence[float] | None = None,
+    bootstrap: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """Every coefficient of one question's units x coders matrix (NaN = missing)."""
+    data = np.asarray(data, dtype=float)
+    units, coders = np.nonzero(~np.isnan(data))
+    return reliability_long(
+        units,
+        coders,
+        data[units, coders],
+        n_units=data.shape[0],
+        n_coders=data.shape[1],
+        level=level,
+        scale=scale,
+        bootstrap=bootstrap,
+        seed=seed,
+    )
+
+
+def reliability_long(
+    units: np.ndarray,
+    coders: np.ndarray,
+    answers: np.ndarray,
+    *,
+    n_units: int,
+    n_coders: int,
+    level: str,
+    scale: Sequence[float] | None = None,
+    bootstrap: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """Every coefficient from (unit, coder, value) triples, with the counts they rest on."""
+    values = _categories(answers, scale)
+    result: dict = {
+        "level": level,
+        "krippendorff_alpha": None,
+        "alpha_ci": None,
+        "fleiss_kappa": None,
+        "cohen_kappa": None,
+        "gwet_ac": None,
+        "percent_agreement": None,
+        "items": 0,
+        "annotations": len(answers),
+    }
+    if len(values) == 0:
+        return result
+    k = len(values)
+    codes = np.searchsorted(values, answers)
+    counts = np.bincount(units * k + codes, minlength=n_units * k).reshape(n_units, k)
+    counts = counts.astype(float)
+    result["items"] = int((counts.sum(axis=1) >= 2).sum())
+    result["krippendorff_alpha"] = alpha_from_counts(counts, level, values)
+    if result["krippendorff_alpha"] is not None and bootstrap:
+        result["alpha_ci"] = alpha_bootstrap_ci(counts, level, values, samples=bootstrap, seed=seed)
+    result["fleiss_kappa"] = fleiss_kappa(counts)  # categories taken as nominal
+    result["cohen_kappa"], _ = cohen_kappa_long(
+        units, coders, codes, n_coders=n_coders, level=level, values=values
+    )
+    result["gwet_ac"] = gwet_ac(counts, level, values)
+    result["percent_agreement"] = percent_agreement(counts, level, values)
+    return result
+
+
+# --- free text ----------------------------------------------------------------
+
+TOKEN_RE = re.compile(r"\w+", re.UNICODE)
+
+
+def tokens(text: str) -> list[str]:
+    return TOKEN_RE.findall((text or "").lower())
+
+
+def token_f1(a: str, b: str) -> float:
+    """Token-overlap F1 (SQuAD style): bag-of-words precision/recall, lower-cased."""
+    ta, tb = tokens(a), tokens(b)
+    if not ta and not tb:
+        return 1.0
+    if not ta or not tb:
+        return 0.0
+    from collections import Counter
+
+    common = sum((Counter(ta) & Counter(tb)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(ta), common / len(tb)
+    return 2 * precision * recall / (precision + recall)
+
+
+def text_unit_agreement(texts: Sequence[str]) -> float | None:
+    """Mean pairwise token F1 of the answers to one unit; None below two answers."""
+    if len(texts) < 2:
+        return None
+    scores = [
+        token_f1(texts[i], texts[j]) for i in range(len(texts)) for j in range(i + 1, len(texts))
+    ]
+    return float(np.mean(scores))
+
+
+def masi_distance(a: set, b: set) -> float:
+    """Passonneau's MASI distance between two label sets (1 - Jaccard x monotonicity)."""
+    if not a and not b:
+        return 0.0
+    inter, union = len(a & b), len(a | b)
+    jaccard = inter / union
+    if a == b:
+        mono = 1.0
+    elif a <= b or b <= a:
+        mono = 2 / 3
+    elif inter:
+        mono = 1 / 3
+    else:
+        mono = 0.0
+    return 1.0 - jaccard * mono

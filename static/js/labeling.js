@@ -1,0 +1,310 @@
+/* The labeling page: keyboard shortcuts, drafts, time on task, ranking, text diff.
+ * The server renders everything; this only adds behaviour to what is there and
+ * runs again after each HTMX swap of #workspace. Task text is never put into
+ * innerHTML here (only textContent), so it stays inert. */
+(function () {
+  "use strict";
+
+  var state = { active: 0, started: 0, elapsed: 0, visibleSince: null, timer: null };
+
+  function uuid4() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    var h = Array.prototype.map.call(b, function (x) { return (x + 0x100).toString(16).slice(1); }).join("");
+    return h.slice(0, 8) + "-" + h.slice(8, 12) + "-" + h.slice(12, 16) + "-" + h.slice(16, 20) + "-" + h.slice(20);
+  }
+
+  function ws() { return document.getElementById("workspace"); }
+  function form() { return document.getElementById("label-form"); }
+  function questions() { return Array.prototype.slice.call(document.querySelectorAll("#label-form fieldset.question")); }
+
+  function draftKey() {
+    var w = ws();
+    if (!w || !w.dataset.task) return null;
+    return "quorum:draft:" + w.dataset.user + ":" + w.dataset.task + (w.dataset.revise ? ":revise" : "");
+  }
+
+  // --- time on task: counts only while the page is visible ---------------
+  function elapsed() {
+    var run = state.visibleSince === null ? 0 : (performance.now() - state.visibleSince) / 1000;
+    return state.elapsed + run;
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) {
+      state.elapsed = elapsed();
+      state.visibleSince = null;
+    } else {
+      state.visibleSince = performance.now();
+    }
+  });
+  function stampTime() {
+    var f = form();
+    if (f && f.elements.lead_time_s) f.elements.lead_time_s.value = elapsed().toFixed(1);
+  }
+
+  // --- drafts --------------------------------------------------------------
+  function saveDraft() {
+    var key = draftKey(), f = form();
+    if (!key || !f) return;
+    stampTime();
+    var fields = {};
+    Array.prototype.forEach.call(f.elements, function (el) {
+      if (!el.name || el.name === "csrfmiddlewaretoken") return;
+      if (el.type === "radio" || el.type === "checkbox") {
+        if (!fields[el.name]) fields[el.name] = [];
+        if (el.checked) fields[el.name].push(el.value);
+      } else {
+        fields[el.name] = el.value;
+      }
+    });
+    fields.__elapsed = elapsed();
+    try { localStorage.setItem(key, JSON.stringify(fields)); } catch (e) { /* storage full: drafts are a convenience */ }
+  }
+
+  function restoreDraft() {
+    var key = draftKey(), f = form();
+    if (!key || !f) return;
+    var raw = localStorage.getItem(key);
+    if (!raw) return;
+    var fields;
+    try { fields = JSON.parse(raw); } catch (e) { return; }
+    Array.prototype.forEach.call(f.elements, function (el) {
+      if (!el.name || !(el.name in fields) || el.name === "csrfmiddlewaretoken") return;
+      var v = fields[el.name];
+      if (el.type === "radio" || el.type === "checkbox") el.checked = Array.isArray(v) && v.indexOf(el.value) >= 0;
+      else if (typeof v === "string" && (el.name !== "client_id" || v)) el.value = v;
+    });
+    if (typeof fields.__elapsed === "number") state.elapsed = fields.__elapsed;
+    f.querySelectorAll("ol.ranking").forEach(applyRankingOrder);
+  }
+
+  // --- ranking ------------------------------------------------------------
+  function rankingInput(list) { return list.parentNode.querySelector("input.ranking-order"); }
+  function syncRanking(list) {
+    rankingInput(list).value = Array.prototype.map.call(list.children, function (li) { return li.dataset.index; }).join(",");
+    saveDraft();
+  }
+  function applyRankingOrder(list) {
+    var order = rankingInput(list).value.split(",");
+    order.forEach(function (idx) {
+      var li = list.querySelector('li[data-index="' + idx + '"]');
+      if (li) list.appendChild(li);
+    });
+  }
+  function setupRanking(list) {
+    var dragged = null;
+    list.addEventListener("dragstart", function (e) { dragged = e.target.closest("li"); e.dataTransfer.effectAllowed = "move"; });
+    list.addEventListener("dragover", function (e) {
+      e.preventDefault();
+      var over = e.target.closest("li");
+      if (!dragged || !over || over === dragged) return;
+      var rect = over.getBoundingClientRect();
+      list.insertBefore(dragged, e.clientY > rect.top + rect.height / 2 ? over.nextSibling : over);
+    });
+    list.addEventListener("drop", function (e) { e.preventDefault(); syncRanking(list); dragged = null; });
+    list.addEventListener("keydown", function (e) {
+      var li = e.target.closest("li");
+      if (!li || !e.shiftKey || (e.key !== "ArrowUp" && e.key !== "ArrowDown")) return;
+      e.preventDefault();
+      if (e.key === "ArrowUp" && li.previousElementSibling) list.insertBefore(li, li.previousElementSibling);
+      if (e.key === "ArrowDown" && li.nextElementSibling) list.insertBefore(li.nextElementSibling, li);
+      li.focus();
+      syncRanking(list);
+    });
+  }
+
+  // --- text diff against the prefilled original (word level) ---------------
+  function diffWords(a, b) {
+    var x = a.split(/(\s+)/), y = b.split(/(\s+)/);
+    if (x.length * y.length > 4e6) return null; // too long to diff on each keystroke
+    var n = x.length, m = y.length, dp = [];
+    for (var i = 0; i <= n; i++) { dp.push(new Uint32Array(m + 1)); }
+    for (i = n - 1; i >= 0; i--) for (var j = m - 1; j >= 0; j--)
+      dp[i][j] = x[i] === y[j] ? dp[i + 1][j + 1] + 1 : Math.max(dp[i + 1][j], dp[i][j + 1]);
+    var out = [];
+    i = 0; j = 0;
+    while (i < n || j < m) {
+      if (i < n && j < m && x[i] === y[j]) { out.push(["=", x[i]]); i++; j++; }
+      else if (j < m && (i === n || dp[i][j + 1] >= dp[i + 1][j])) { out.push(["+", y[j]]); j++; }
+      else { out.push(["-", x[i]]); i++; }
+    }
+    return out;
+  }
+  function renderDiff(fieldset) {
+    var tpl = fieldset.querySelector("template.original"), box = fieldset.querySelector(".diff");
+    if (!tpl || !box) return;
+    var original = tpl.content.textContent, current = fieldset.querySelector("textarea").value;
+    box.textContent = "";
+    if (original === current) { box.textContent = "No changes."; box.classList.add("muted"); return; }
+    box.classList.remove("muted");
+    var parts = diffWords(original, current);
+    if (!parts) { box.textContent = "Changed (too long to show the differences)."; return; }
+    parts.forEach(function (p) {
+      var el = document.createElement(p[0] === "+" ? "ins" : p[0] === "-" ? "del" : "span");
+      el.textContent = p[1];
+      box.appendChild(el);
+    });
+  }
+
+  // --- keyboard -----------------------------------------------------------
+  function setActive(i) {
+    var qs = questions();
+    if (!qs.length) return;
+    state.active = Math.max(0, Math.min(qs.length - 1, i));
+    qs.forEach(function (q, k) { q.classList.toggle("active", k === state.active); });
+    qs[state.active].scrollIntoView({ block: "nearest" });
+  }
+  function check(input) {
+    if (!input) return false;
+    if (input.type === "checkbox") input.checked = !input.checked;
+    else input.checked = true;
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    return true;
+  }
+  function digit(q, d) {
+    var type = q.dataset.type, name = "q-" + q.dataset.name;
+    if (type === "rating") {
+      if (check(q.querySelector('input[name="' + name + '"][value="' + d + '"]'))) setActive(state.active + 1);
+    } else if (type === "label" || type === "multilabel") {
+      var opts = q.querySelectorAll('input[name="' + name + '"]');
+      if (d >= 1 && d <= opts.length && check(opts[d - 1]) && type === "label") setActive(state.active + 1);
+    } else if (type === "preference") {
+      check(q.querySelector('input[name="' + name + '-strength"][value="' + d + '"]'));
+    } else if (type === "ranking") {
+      // Digit n puts response n (1-based) next in the order being built.
+      var list = q.querySelector("ol.ranking"), li = list.querySelector('li[data-index="' + (d - 1) + '"]');
+      if (!li) return;
+      var placed = Number(list.dataset.placed || 0);
+      if (placed >= list.children.length) placed = 0;
+      list.insertBefore(li, list.children[placed]);
+      list.dataset.placed = placed + 1;
+      syncRanking(list);
+    }
+  }
+  function preference(choice) {
+    var qs = questions(), active = qs[state.active];
+    var q = active && active.dataset.type === "preference" ? active : qs.filter(function (x) { return x.dataset.type === "preference"; })[0];
+    if (!q) return;
+    check(q.querySelector('input[name="q-' + q.dataset.name + '"][value="' + choice + '"]'));
+  }
+  function openSkip() {
+    var d = document.getElementById("skip-dialog");
+    if (!d) return;
+    d.showModal();
+    d.querySelector("input[name=reason]").focus();
+  }
+  function toggleGuidelines() {
+    var g = document.getElementById("guidelines");
+    if (g) g.hidden = !g.hidden;
+  }
+  function submit() {
+    var f = form();
+    if (!f) return;
+    stampTime();
+    f.requestSubmit();
+  }
+
+  document.addEventListener("keydown", function (e) {
+    if ((e.ctrlKey || e.metaKey) && e.key === "Enter") { e.preventDefault(); submit(); return; }
+    var t = e.target, typing = t && (t.tagName === "TEXTAREA" || (t.tagName === "INPUT" && /^(text|search|number)$/.test(t.type)) || t.isContentEditable);
+    if (typing) {
+      if (e.key === "Escape" && t.tagName === "TEXTAREA") { t.blur(); }
+      return;
+    }
+    if (document.querySelector("dialog[open]")) return;
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    var qs = questions(), q = qs[state.active];
+    if (/^[0-9]$/.test(e.key) && q) { e.preventDefault(); digit(q, Number(e.key)); return; }
+    switch (e.key) {
+      case "a": case "A": preference("A"); break;
+      case "b": case "B": preference("B"); break;
+      case "t": case "T": preference("tie"); break;
+      case "j": setActive(state.active + 1); break;
+      case "k": setActive(state.active - 1); break;
+      case "s": if (document.getElementById("skip-dialog")) { e.preventDefault(); openSkip(); } break;
+      case "g": toggleGuidelines(); break;
+      case "?": document.getElementById("shortcuts").showModal(); break;
+      case "Enter":
+        // A focused button in the form keeps its own Enter (submit, skip).
+        if (t.tagName === "BUTTON" && t.closest("#label-form")) return;
+        if (q && q.dataset.type === "text") {
+          e.preventDefault();
+          var ta = q.querySelector("textarea");
+          ta.focus();
+          ta.setSelectionRange(ta.value.length, ta.value.length); // edit at the end, like a reply
+        }
+        else if (q && q.dataset.type === "ranking" && t.tagName !== "LI") { e.preventDefault(); q.querySelector("li").focus(); }
+        break;
+      default: return;
+    }
+  });
+
+  // A closed dialog would hand focus back to the button that opened it, and
+  // Enter would then open it again instead of acting on the task.
+  document.addEventListener("close", function () {
+    if (document.activeElement && document.activeElement.tagName === "BUTTON") document.activeElement.blur();
+  }, true);
+
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest("[data-action]");
+    if (!a) return;
+    var action = a.dataset.action;
+    if (action === "guidelines") toggleGuidelines();
+    else if (action === "shortcuts") document.getElementById("shortcuts").showModal();
+    else if (action === "skip") openSkip();
+    else if (action === "close-skip") document.getElementById("skip-dialog").close();
+  });
+
+  // --- set-up for each task -------------------------------------------------
+  function init() {
+    var w = ws();
+    if (!w || w.dataset.ready) return;
+    w.dataset.ready = "1";
+    if (w.dataset.savedTask) {
+      try { localStorage.removeItem("quorum:draft:" + w.dataset.user + ":" + w.dataset.savedTask); } catch (e) { /* ignore */ }
+    }
+    state.elapsed = 0;
+    state.visibleSince = document.hidden ? null : performance.now();
+    state.active = 0;
+    var f = form();
+    if (!f) return;
+    if (f.elements.client_id) f.elements.client_id.value = uuid4();
+    restoreDraft();
+    f.querySelectorAll("ol.ranking").forEach(setupRanking);
+    f.querySelectorAll("fieldset.q-text").forEach(renderDiff);
+    f.addEventListener("input", function (e) {
+      var fs = e.target.closest("fieldset.q-text");
+      if (fs) renderDiff(fs);
+      saveDraft();
+    });
+    f.addEventListener("change", saveDraft);
+    f.addEventListener("submit", stampTime);
+    f.addEventListener("focusin", function (e) {
+      var fs = e.target.closest("fieldset.question");
+      if (fs) setActive(questions().indexOf(fs));
+    });
+    if (w.dataset.revise) {
+      // A revision posts the whole page; the server re-renders it on errors.
+      f.addEventListener("submit", function () { localStorage.removeItem(draftKey()); });
+    } else {
+      saveDraft(); // keeps this task's client id across a reload
+    }
+    setActive(0);
+  }
+
+  document.addEventListener("DOMContentLoaded", init);
+  // htmx reads the form before later submit listeners run, so the time on
+  // task is put into the request itself.
+  document.addEventListener("htmx:configRequest", function (e) {
+    if (e.detail.elt && e.detail.elt.id === "label-form" && e.detail.parameters) {
+      e.detail.parameters.lead_time_s = elapsed().toFixed(1);
+    }
+  });
+
+  // After an HTMX swap the new #workspace has no ready mark yet.
+  document.addEventListener("htmx:afterSettle", init);
+  if (document.readyState !== "loading") init();
+})();

@@ -1,0 +1,270 @@
+"""The snapshot service, the API and the debounced recomputation on a real worker."""
+
+from __future__ import annotations
+
+import krippendorff
+import numpy as np
+import pytest
+
+from projects.agreement.scheduling import agreement_refresh_later
+from projects.agreement.services import agreement_snapshot_create, quality_score
+from projects.models import AgreementSnapshot, Assignment, Task
+from tests.conftest import wait_for
+from tests.projects.factories import AnnotationFactory, TaskFactory, UserFactory
+
+# Three annotators, four tasks: (better, quality, topic) per annotator per task.
+ANSWERS = {
+    "t1": [("A", 5, "writing"), ("A", 5, "writing"), ("A", 4, "writing")],
+    "t2": [("B", 2, "coding"), ("B", 2, "coding"), ("B", 1, "coding")],
+    "t3": [("A", 1, "writing"), ("B", 5, "coding"), ("tie", 3, "other")],
+    "t4": [("B", 3, "other"), ("B", 4, "other"), ("A", 3, "writing")],
+}
+
+
+@pytest.fixture
+def annotated(project):
+    people = [UserFactory(username=f"ann{i}") for i in range(3)]
+    tasks = {}
+    for ext, rows in ANSWERS.items():
+        task = TaskFactory(project=project, external_id=ext, state=Task.State.COMPLETE)
+        tasks[ext] = task
+        for person, (better, quality, topic) in zip(people, rows, strict=True):
+            AnnotationFactory(
+                task=task,
+                annotator=person,
+                values={"better": better, "quality": quality, "topic": topic},
+                lead_time_s=10.0 + people.index(person),
+            )
+            Assignment.objects.create(
+                project=project,
+                task=task,
+                annotator=person,
+                state=Assignment.State.SUBMITTED,
+                leased_at=task.created_at,
+                expires_at=task.created_at,
+            )
+    return project, people, tasks
+
+
+def _matrix(index):
+    codes = {"A": -1, "tie": 0, "B": 1, "writing": 0, "coding": 1, "other": 2}
+    return np.array(
+        [[codes.get(r[index], r[index]) for r in rows] for rows in ANSWERS.values()], float
+    ).T
+
+
+def test_snapshot_matches_reference_and_marks_disputed_tasks(annotated):
+    project, _people, tasks = annotated
+    project.agreement_threshold = 0.6
+    project.save()
+    snapshot = agreement_snapshot_create(project_id=project.id)
+    body = snapshot.data
+    assert set(body) >= {"questions", "annotators", "computed_at"}
+    for name, index, level in [
+        ("better", 0, "ordinal"),
+        ("quality", 1, "ordinal"),
+        ("topic", 2, "nominal"),
+    ]:
+        q = body["questions"][name]
+        ref = krippendorff.alpha(reliability_data=_matrix(index), level_of_measurement=level)
+        assert q["level"] == level
+        assert q["krippendorff_alpha"] == pytest.approx(ref)
+        assert q["items"] == 4
+        assert q["annotations"] == 12
+        assert q["fleiss_kappa"] is not None
+        lo, hi = q["alpha_ci"]
+        assert lo <= hi
+    assert body["questions"]["topic"]["distribution"] == [
+        {"value": "writing", "count": 5},
+        {"value": "coding", "count": 4},
+        {"value": "other", "count": 3},
+    ]
+
+    t1, t3 = Task.objects.get(pk=tasks["t1"].pk), Task.objects.get(pk=tasks["t3"].pk)
+    assert t1.consensus["better"] == "A"
+    assert t1.consensus["quality"] == 5
+    assert t1.consensus["topic"] == "writing"
+    assert "_ties" not in t1.consensus
+    assert t1.agreement > 0.8
+    assert t1.state == Task.State.COMPLETE
+    assert "topic" in t3.consensus["_ties"]
+    assert t3.agreement < 0.6
+    assert t3.state == Task.State.DISPUTED
+
+    # Leave-one-out, worked by hand: topic 2.5/4, better 2.75/4, quality 2.875/4.
+    qualities = [a["quality"] for a in body["annotators"]]
+    assert qualities == sorted(qualities, reverse=True)
+    first = {a["username"]: a for a in body["annotators"]}["ann0"]
+    assert first["agreement"] == pytest.approx((2.5 + 2.75 + 2.875) / 12, abs=1e-4)
+    assert first["annotations"] == 4
+    assert first["median_seconds"] == 10.0
+    assert first["skip_rate"] == 0.0
+    assert first["gold_accuracy"] is None
+    assert 0 <= first["quality"] <= 1
+
+    # Raising the agreement above the threshold brings the task back; resolved stays.
+    project.agreement_threshold = 0.0
+    project.save()
+    Task.objects.filter(pk=tasks["t2"].pk).update(state=Task.State.RESOLVED)
+    agreement_snapshot_create(project_id=project.id)
+    assert Task.objects.get(pk=tasks["t3"].pk).state == Task.State.COMPLETE
+    assert Task.objects.get(pk=tasks["t2"].pk).state == Task.State.RESOLVED
+
+
+def test_gold_accuracy_counts_against_gold_answers(annotated):
+    project, _people, tasks = annotated
+    Task.objects.filter(pk=tasks["t1"].pk).update(
+        is_gold=True, gold={"better": "A", "quality": 5, "topic": "writing"}
+    )
+    body = agreement_snapshot_create(project_id=project.id).data
+    by_name = {a["username"]: a for a in body["annotators"]}
+    assert by_name["ann0"]["gold_accuracy"] == 1.0
+    # ann2 rated 4 on a 1..5 scale where gold is 5: 1 - 1/4 on that question.
+    assert by_name["ann2"]["gold_accuracy"] == pytest.approx((1 + 0.75 + 1) / 3, abs=1e-4)
+
+
+def test_empty_project_gives_nulls_not_errors(project):
+    body = agreement_snapshot_create(project_id=project.id).data
+    for q in body["questions"].values():
+        assert q["krippendorff_alpha"] is None
+        assert q["items"] == 0
+    assert body["annotators"] == []
+
+
+def test_quality_score_formula():
+    assert quality_score(
+        agreement=0.6,
+        gold_accuracy=0.9,
+        skip_rate=0.0,
+        median_seconds=30,
+        project_median_seconds=30,
+    ) == pytest.approx(0.8)
+    assert (
+        quality_score(
+            agreement=None,
+            gold_accuracy=None,
+            skip_rate=0,
+            median_seconds=1,
+            project_median_seconds=1,
+        )
+        is None
+    )
+    halved = quality_score(
+        agreement=1.0,
+        gold_accuracy=None,
+        skip_rate=1.0,
+        median_seconds=None,
+        project_median_seconds=None,
+    )
+    assert halved == 0.5
+    rushed = quality_score(
+        agreement=1.0, gold_accuracy=None, skip_rate=0, median_seconds=2, project_median_seconds=40
+    )
+    assert rushed == pytest.approx(0.2)
+
+
+def test_api_roles_and_missing_snapshot(annotated, api, lead, reviewer, annotator, outsider):
+    project, _, _ = annotated
+    url = f"/api/v1/projects/{project.id}/agreement/"
+    response = api(lead).get(url)
+    assert response.status_code == 404
+    assert "refresh" in response.json()["detail"]
+    agreement_snapshot_create(project_id=project.id)
+    body = api(reviewer).get(url).json()
+    assert body["questions"]["topic"]["level"] == "nominal"
+    assert api(annotator).get(url).status_code == 403
+    assert api(outsider).get(url).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refresh_endpoint_recomputes_on_the_worker(celery_worker, annotated, api, lead):
+    project, _, _ = annotated
+    response = api(lead).post(f"/api/v1/projects/{project.id}/agreement/refresh/")
+    assert response.status_code == 202
+    snapshot = wait_for(lambda: AgreementSnapshot.objects.filter(project=project).first())
+    assert snapshot.data["questions"]["better"]["items"] == 4
+    assert api(lead).get(f"/api/v1/projects/{project.id}/agreement/").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_submits_causes_one_recomputation(celery_worker, annotated):
+    project, _, _ = annotated
+    queued = [agreement_refresh_later(project.id) for _ in range(20)]
+    assert queued.count(True) == 1
+    wait_for(lambda: AgreementSnapshot.objects.filter(project=project).exists(), timeout=30)
+    import time
+
+    time.sleep(2)
+    assert AgreementSnapshot.objects.filter(project=project).count() == 1
+    # After the run the key is clear, so the next submit schedules again.
+    assert agreement_refresh_later(project.id) is True
+
+
+def test_text_multilabel_ranking_and_interval_questions(db):
+    from tests.projects.factories import ProjectFactory
+
+    project = ProjectFactory(
+        questions=[
+            {"name": "note", "type": "text", "title": "Note"},
+            {"name": "flags", "type": "multilabel", "options": ["unsafe", "wrong", "long"]},
+            {"name": "order", "type": "ranking", "title": "Rank"},
+            {"name": "score", "type": "rating", "min": 0, "max": 10, "level": "interval"},
+        ]
+    )
+    people = [UserFactory(username=f"p{i}") for i in range(3)]
+    answers = {
+        "x1": [
+            ("the cat sat", ["unsafe"], [0, 1, 2], 8),
+            ("the cat sat down", ["unsafe"], [0, 2, 1], 6),
+            ("a dog ran", ["unsafe", "long"], [0, 1, 2], 7),
+        ],
+        "x2": [
+            ("fine", [], [2, 1, 0], 2),
+            ("fine", ["wrong"], [2, 1, 0], 3),
+            ("ok fine", ["wrong"], [1, 2, 0], 1),
+        ],
+    }
+    tasks = {}
+    for ext, rows in answers.items():
+        tasks[ext] = TaskFactory(
+            project=project,
+            external_id=ext,
+            state=Task.State.COMPLETE,
+            data={"instruction": ext, "responses": ["r0", "r1", "r2"]},
+        )
+        for person, (note, flags, order, score) in zip(people, rows, strict=True):
+            AnnotationFactory(
+                task=tasks[ext],
+                annotator=person,
+                values={"note": note, "flags": flags, "order": order, "score": score},
+            )
+    body = agreement_snapshot_create(project_id=project.id).data
+    q = body["questions"]
+    assert q["note"]["level"] == "text"
+    assert q["note"]["krippendorff_alpha"] is None
+    assert 0 < q["note"]["mean_similarity"] < 1
+    assert q["flags"]["level"] == "nominal"
+    assert q["flags"]["items"] == 6
+    assert q["flags"]["distribution"] == [
+        {"value": "unsafe", "count": 3},
+        {"value": "wrong", "count": 2},
+        {"value": "long", "count": 1},
+    ]
+    assert set(q["flags"]["per_option_alpha"]) == {"unsafe", "wrong", "long"}
+    assert q["order"]["level"] == "ordinal"
+    assert q["order"]["items"] == 6
+    assert q["score"]["level"] == "interval"
+    ref = krippendorff.alpha(
+        reliability_data=np.array([[8, 6, 7], [2, 3, 1]], float).T, level_of_measurement="interval"
+    )
+    assert q["score"]["krippendorff_alpha"] == pytest.approx(ref)
+    x1 = Task.objects.get(pk=tasks["x1"].pk).consensus
+    x2 = Task.objects.get(pk=tasks["x2"].pk).consensus
+    assert x1["flags"] == ["unsafe"]
+    assert x2["flags"] == ["wrong"]
+    assert x1["order"] == [0, 1, 2]
+    assert x2["order"] == [2, 1, 0]
+    assert x1["score"] == 7.0
+    assert x2["score"] == 2.0
+    assert x1["note"] == "the cat sat"
+    assert x2["note"] == "fine"
