@@ -43,6 +43,15 @@ class AnswerConflict(Exception):
 # leases are counted. The partial index task_lease_order (or
 # task_lease_gold_order) serves the ORDER BY, so the cost does not grow with
 # the number of tasks in the project.
+# The caller has neither answered nor skipped the task (shared by both queries).
+_NOT_DONE_BY_USER = """NOT EXISTS (
+    SELECT 1 FROM projects_annotation an
+    WHERE an.task_id = t.id AND an.annotator_id = %(user)s)
+  AND NOT EXISTS (
+    SELECT 1 FROM projects_assignment a
+    WHERE a.task_id = t.id AND a.annotator_id = %(user)s
+      AND a.state IN ('submitted', 'skipped'))"""
+
 _CANDIDATE_SQL = """
 SELECT t.id FROM projects_task t
 WHERE t.project_id = %(project)s
@@ -50,13 +59,7 @@ WHERE t.project_id = %(project)s
   AND t.is_gold = %(gold)s
   AND t.annotation_count < %(overlap)s
   AND NOT (t.id = ANY(%(tried)s))
-  AND NOT EXISTS (
-    SELECT 1 FROM projects_annotation an
-    WHERE an.task_id = t.id AND an.annotator_id = %(user)s)
-  AND NOT EXISTS (
-    SELECT 1 FROM projects_assignment a
-    WHERE a.task_id = t.id AND a.annotator_id = %(user)s
-      AND a.state IN ('submitted', 'skipped'))
+  AND %%NOTDONE%%
   AND t.annotation_count + (
     SELECT count(*) FROM projects_assignment a
     WHERE a.task_id = t.id AND a.state = 'leased' AND a.expires_at > %(now)s
@@ -64,7 +67,7 @@ WHERE t.project_id = %(project)s
 ORDER BY t.annotation_count, t.id
 LIMIT 1
 FOR UPDATE OF t SKIP LOCKED
-"""
+""".replace("%%NOTDONE%%", _NOT_DONE_BY_USER)
 
 _CANDIDATE_PEEK_SQL = _CANDIDATE_SQL.replace("FOR UPDATE OF t SKIP LOCKED", "")
 
@@ -75,13 +78,7 @@ _LEASE_SQL = """
 WITH fresh AS (
   SELECT t.id FROM projects_task t
   WHERE t.id = %(task)s
-    AND NOT EXISTS (
-      SELECT 1 FROM projects_annotation an
-      WHERE an.task_id = t.id AND an.annotator_id = %(user)s)
-    AND NOT EXISTS (
-      SELECT 1 FROM projects_assignment a
-      WHERE a.task_id = t.id AND a.annotator_id = %(user)s
-        AND a.state IN ('submitted', 'skipped'))
+    AND %%NOTDONE%%
     AND t.annotation_count + (
       SELECT count(*) FROM projects_assignment a
       WHERE a.task_id = t.id AND a.state = 'leased' AND a.expires_at > %(now)s
@@ -94,7 +91,7 @@ SELECT %(project)s, fresh.id, %(user)s, 'leased', %(now)s, %(expires)s, '' FROM 
 ON CONFLICT (task_id, annotator_id) DO UPDATE
   SET state = 'leased', leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at
 RETURNING id
-"""
+""".replace("%%NOTDONE%%", _NOT_DONE_BY_USER)
 
 
 _SUBMIT_CHECK_SQL = """

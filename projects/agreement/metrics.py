@@ -367,6 +367,21 @@ def reliability(
     )
 
 
+def empty_figures(level: str, *, annotations: int, items: int = 0) -> dict:
+    """The per-question figures of the API, all undefined (null) until computed."""
+    return {
+        "level": level,
+        "krippendorff_alpha": None,
+        "alpha_ci": None,
+        "fleiss_kappa": None,
+        "cohen_kappa": None,
+        "gwet_ac": None,
+        "percent_agreement": None,
+        "items": items,
+        "annotations": annotations,
+    }
+
+
 def reliability_long(
     units: np.ndarray,
     coders: np.ndarray,
@@ -381,17 +396,7 @@ def reliability_long(
 ) -> dict:
     """Every coefficient from (unit, coder, value) triples, with the counts they rest on."""
     values = _categories(answers, scale)
-    result: dict = {
-        "level": level,
-        "krippendorff_alpha": None,
-        "alpha_ci": None,
-        "fleiss_kappa": None,
-        "cohen_kappa": None,
-        "gwet_ac": None,
-        "percent_agreement": None,
-        "items": 0,
-        "annotations": len(answers),
-    }
+    result = empty_figures(level, annotations=len(answers))
     if len(values) == 0:
         return result
     k = len(values)

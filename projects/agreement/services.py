@@ -489,15 +489,7 @@ def agreement_compute(*, project: Project, bootstrap: int = BOOTSTRAP_SAMPLES) -
             task_score_n[defined] += 1
             answered = int(sum(1 for r in raw if r))
             questions[name] = {
-                "level": "text",
-                "krippendorff_alpha": None,
-                "alpha_ci": None,
-                "fleiss_kappa": None,
-                "cohen_kappa": None,
-                "gwet_ac": None,
-                "percent_agreement": None,
-                "items": int(defined.sum()),
-                "annotations": answered,
+                **metrics.empty_figures("text", annotations=answered, items=int(defined.sum())),
                 "similarity": "token_f1",
                 "mean_similarity": float(agreement[defined].mean()) if defined.any() else None,
             }
