@@ -132,3 +132,22 @@ def test_conversation_and_text_prefill(lab, project):
     assert "<script>x()" not in html
     assert "Write the next assistant turn." in html
     assert ">Original text</textarea>" in html
+
+
+def test_annotator_sees_review_feedback_on_my_answers(lab, project, annotator, reviewer):
+    from django.utils import timezone
+
+    annotation = Annotation.objects.create(
+        project=project,
+        task=TaskFactory(project=project),
+        annotator=annotator,
+        values={"better": "A", "quality": 2, "topic": "other"},
+        review_state=Annotation.ReviewState.REJECTED,
+        review_comment="Response B answers the question; A does not.",
+        reviewed_by=reviewer,
+        reviewed_at=timezone.now(),
+    )
+    page = lab.get(f"/projects/{project.pk}/my-answers/").content.decode()
+    assert "Rejected" in page
+    assert "Response B answers the question; A does not." in page
+    assert f'data-feedback="{annotation.pk}"' in page
