@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery, Value
 from django.http import Http404
 
 from .models import Membership, Project, Role, Task
@@ -19,12 +19,20 @@ def can_create_projects(user: AbstractBaseUser) -> bool:
     return user.is_authenticated and (user.is_staff or user.has_perm("projects.add_project"))
 
 
+def _with_role(queryset: QuerySet, user: AbstractBaseUser, project_field: str = "pk"):
+    """Annotate each row with the user's role in its project: no query per row."""
+    if not user.is_authenticated or user.is_staff:
+        return queryset
+    role = Membership.objects.filter(project=OuterRef(project_field), user=user).values("role")[:1]
+    return queryset.annotate(member_role=Subquery(role), member_role_user=Value(user.pk))
+
+
 def projects_for_user(user: AbstractBaseUser) -> QuerySet[Project]:
     if not user.is_authenticated:
         return Project.objects.none()
     if user.is_staff:
         return Project.objects.all()
-    return Project.objects.filter(memberships__user=user).distinct()
+    return _with_role(Project.objects.filter(memberships__user=user).distinct(), user)
 
 
 def project_role(user: AbstractBaseUser, project: Project) -> str | None:
@@ -33,6 +41,8 @@ def project_role(user: AbstractBaseUser, project: Project) -> str | None:
         return None
     if user.is_staff:
         return Role.LEAD
+    if getattr(project, "member_role_user", None) == user.pk:
+        return project.member_role
     cached = getattr(project, "_role_cache", {})
     if user.pk not in cached:
         cached[user.pk] = (
@@ -44,34 +54,43 @@ def project_role(user: AbstractBaseUser, project: Project) -> str | None:
     return cached[user.pk]
 
 
+def _check_role(user: AbstractBaseUser, project: Project, roles: frozenset[str]) -> None:
+    role = project_role(user, project)
+    if role is None:
+        raise Http404("No such project.")
+    if role not in roles:
+        raise PermissionDenied(f"This needs the role {' or '.join(sorted(roles))} in the project.")
+
+
 def project_for_user(
     user: AbstractBaseUser, project_id: int | str, *, roles: frozenset[str] = ALL_ROLES
 ) -> Project:
     """The project if the user may see it with one of ``roles``.
 
     A project the user is not a member of is a 404 (its existence is not
-    revealed); a member without a fitting role gets a 403.
+    revealed); a member without a fitting role gets a 403. One query.
     """
     try:
-        project = Project.objects.get(pk=int(project_id))
+        project = _with_role(Project.objects.all(), user).get(pk=int(project_id))
     except (Project.DoesNotExist, ValueError, TypeError):
         raise Http404("No such project.") from None
-    role = project_role(user, project)
-    if role is None:
-        raise Http404("No such project.")
-    if role not in roles:
-        raise PermissionDenied(f"This needs the role {' or '.join(sorted(roles))} in the project.")
+    _check_role(user, project, roles)
     return project
 
 
 def task_for_user(
     user: AbstractBaseUser, task_id: int | str, *, roles: frozenset[str] = ALL_ROLES
 ) -> Task:
+    """The task (with its project) if the user may see it with one of ``roles``. One query."""
+    tasks = _with_role(Task.objects.select_related("project"), user, "project_id")
     try:
-        task = Task.objects.select_related("project").get(pk=int(task_id))
+        task = tasks.get(pk=int(task_id))
     except (Task.DoesNotExist, ValueError, TypeError):
         raise Http404("No such task.") from None
-    project_for_user(user, task.project_id, roles=roles)
+    if getattr(task, "member_role_user", None) is not None:
+        task.project.member_role = task.member_role
+        task.project.member_role_user = task.member_role_user
+    _check_role(user, task.project, roles)
     return task
 
 
