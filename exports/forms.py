@@ -9,7 +9,9 @@ from .services import GOLD_CHOICES
 class ExportForm(forms.Form):
     format = forms.ChoiceField(choices=[(f, f) for f in FORMATS])
     reviewed_only = forms.BooleanField(
-        required=False, label="Only resolved or accepted", help_text="Reviewed data only."
+        required=False,
+        label="Only resolved or accepted",
+        help_text="Tasks a reviewer resolved, or whose answers were accepted.",
     )
     min_agreement = forms.FloatField(required=False, min_value=-1, max_value=1)
     min_annotator_quality = forms.FloatField(required=False, min_value=0, max_value=1)
