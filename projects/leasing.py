@@ -9,6 +9,7 @@ finds a task locked simply takes the next one.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -22,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from projects import rows
 from projects.schema import validate_values
 
 from .models import Annotation, AnnotationRevision, Assignment, Membership, Project, Task
@@ -75,7 +77,7 @@ _CANDIDATE_PEEK_SQL = _CANDIDATE_SQL.replace("FOR UPDATE OF t SKIP LOCKED", "")
 # still has room. A new statement sees every assignment committed before the
 # lock was granted, which the candidate query's older snapshot may have missed.
 _LEASE_SQL = """
-WITH fresh AS (
+  WITH fresh AS (
   SELECT t.id FROM projects_task t
   WHERE t.id = %(task)s
     AND %%NOTDONE%%
@@ -90,8 +92,19 @@ INSERT INTO projects_assignment
 SELECT %(project)s, fresh.id, %(user)s, 'leased', %(now)s, %(expires)s, '' FROM fresh
 ON CONFLICT (task_id, annotator_id) DO UPDATE
   SET state = 'leased', leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at
-RETURNING id
+RETURNING *
 """.replace("%%NOTDONE%%", _NOT_DONE_BY_USER)
+# The lease comes back with its task, so the caller needs no second query.
+_LEASE_SQL = f"""WITH a AS ({_LEASE_SQL})
+SELECT {rows.columns(Assignment, "a")}, {rows.columns(Task, "t")}
+FROM a JOIN projects_task t ON t.id = a.task_id"""
+
+_ACTIVE_LEASE_SQL = f"""
+SELECT {rows.columns(Assignment, "a")}, {rows.columns(Task, "t")}
+FROM projects_assignment a JOIN projects_task t ON t.id = a.task_id
+WHERE a.project_id = %s AND a.annotator_id = %s AND a.state = 'leased' AND a.expires_at > %s
+ORDER BY a.leased_at, a.id
+LIMIT 1"""
 
 
 _SUBMIT_CHECK_SQL = """
@@ -104,30 +117,43 @@ SELECT
      AND annotator_id <> %(user)s)
 """
 
-_SUBMIT_COUNT_SQL = """
-WITH lease AS (
+# The answer, the caller's lease marked submitted and the task's count, in
+# one statement (all three run after the checks above, under the task lock).
+_SUBMIT_INSERT_SQL = f"""
+WITH an AS (
+  INSERT INTO projects_annotation
+    (project_id, task_id, annotator_id, "values", client_id, lead_time_s, source,
+     review_state, review_comment, created_at, updated_at)
+  VALUES (%(project)s, %(task)s, %(user)s, %(values)s::jsonb, %(client)s, %(lead_time)s,
+          %(source)s, %(review_state)s, '', %(now)s, %(now)s)
+  RETURNING *
+), lease AS (
   UPDATE projects_assignment SET state = 'submitted', finished_at = %(now)s
   WHERE task_id = %(task)s AND annotator_id = %(user)s
+), counted AS (
+  UPDATE projects_task
+  SET annotation_count = annotation_count + 1,
+      state = CASE WHEN annotation_count + 1 >= %(overlap)s AND state = 'open'
+                   THEN 'complete' ELSE state END
+  WHERE id = %(task)s
 )
-UPDATE projects_task
-SET annotation_count = annotation_count + 1,
-    state = CASE WHEN annotation_count + 1 >= %(overlap)s AND state = 'open'
-                 THEN 'complete' ELSE state END
-WHERE id = %(task)s
-"""
+SELECT {rows.columns(Annotation, "an")} FROM an"""
+
+
+def _assignment_with_task(row) -> Assignment:
+    assignment = rows.instance(Assignment, row)
+    assignment.task = rows.instance(Task, row, rows.width(Assignment))
+    return assignment
 
 
 def _active_lease(project: Project, annotator, now) -> Assignment | None:
-    return (
-        Assignment.objects.select_related("task")
-        .filter(project=project, annotator=annotator, state=Assignment.State.LEASED)
-        .filter(expires_at__gt=now)
-        .order_by("leased_at", "id")
-        .first()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_ACTIVE_LEASE_SQL, [project.pk, annotator.pk, now])
+        row = cursor.fetchone()
+    return None if row is None else _assignment_with_task(row)
 
 
-def _lease_one(cursor, *, project: Project, annotator, gold: bool, now) -> int | None:
+def _lease_one(cursor, *, project: Project, annotator, gold: bool, now) -> Assignment | None:
     params = {
         "project": project.pk,
         "user": annotator.pk,
@@ -158,7 +184,7 @@ def _lease_one(cursor, *, project: Project, annotator, gold: bool, now) -> int |
         )
         leased = cursor.fetchone()
         if leased is not None:
-            return leased[0]
+            return _assignment_with_task(leased)
         params["tried"] = [*params["tried"], task_id]
     return None
 
@@ -174,15 +200,17 @@ def assignment_lease_next(*, project: Project, annotator) -> Assignment | None:
     now = timezone.now()
     existing = _active_lease(project, annotator, now)
     if existing is not None:
+        existing.project = existing.task.project = project
         return existing
     gold_first = project.gold_fraction > 0 and random.random() < project.gold_fraction
     with transaction.atomic(), connection.cursor() as cursor:
         for gold in (gold_first, not gold_first):
-            assignment_id = _lease_one(
+            assignment = _lease_one(
                 cursor, project=project, annotator=annotator, gold=gold, now=now
             )
-            if assignment_id is not None:
-                return Assignment.objects.select_related("task").get(pk=assignment_id)
+            if assignment is not None:
+                assignment.project = assignment.task.project = project
+                return assignment
     return None
 
 
@@ -273,19 +301,23 @@ def annotation_submit(
                 )
             if count + others_leased >= project.overlap:
                 raise AnswerConflict("This task already has all the answers it needs.")
-            annotation = Annotation.objects.create(
-                project=project,
-                task=task,
-                annotator=annotator,
-                values=clean,
-                client_id=client_uuid,
-                lead_time_s=lead_time,
-                source=source,
-            )
             cursor.execute(
-                _SUBMIT_COUNT_SQL,
-                {"task": task.pk, "user": annotator.pk, "now": now, "overlap": project.overlap},
+                _SUBMIT_INSERT_SQL,
+                {
+                    "project": project.pk,
+                    "task": task.pk,
+                    "user": annotator.pk,
+                    "values": json.dumps(clean),
+                    "client": client_uuid,
+                    "lead_time": lead_time,
+                    "source": source,
+                    "review_state": Annotation.ReviewState.PENDING,
+                    "now": now,
+                    "overlap": project.overlap,
+                },
             )
+            annotation = rows.instance(Annotation, cursor.fetchone())
+            annotation.project, annotation.task, annotation.annotator = project, task, annotator
             _refresh_agreement_later(project.pk)
     except IntegrityError:
         # Only a client UUID reused for another task, at the same moment, gets here.
