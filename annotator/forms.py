@@ -11,6 +11,8 @@ from typing import Any
 
 from django.http import QueryDict
 
+from projects.schema import answer_text
+
 PREFERENCE_STRENGTHS = [(1, "slightly"), (2, "clearly"), (3, "much")]
 
 
@@ -96,8 +98,14 @@ def question_widgets(
             w["target"] = letter(int(target.split(".")[1]))
         if q["type"] == "text":
             original = task_field(data, q.get("prefill"))
+            turn = value.get("turn") if isinstance(value, dict) else None
+            if turn is not None and 0 <= turn < len(view["messages"]):
+                original = view["messages"][turn]["content"]
             w["original"] = original
-            w["value"] = value if isinstance(value, str) else (original or "")
+            w["turn"] = turn
+            w["value"] = (answer_text(value) or "") if value is not None else (original or "")
+            # Without a prefill the answer is the next assistant turn, or a
+            # correction of an earlier one that the annotator picks.
             w["next_turn"] = is_conversation and not q.get("prefill")
         elif q["type"] == "rating":
             labels = {str(k): v for k, v in (q.get("labels") or {}).items()}
@@ -157,6 +165,8 @@ def values_from_post(questions: list[dict], post: QueryDict) -> dict:
         elif q["type"] == "ranking":
             parts = [p for p in raw.split(",") if p != ""]
             values[q["name"]] = [int(p) if p.isdigit() else p for p in parts]
+        elif q["type"] == "text" and post.get(f"{field}-turn", "").isdigit():
+            values[q["name"]] = {"text": raw, "turn": int(post[f"{field}-turn"])}
         else:
             values[q["name"]] = raw
     return values

@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from projects.schema import answer_text
+
 FORMATS = ("sft", "alpaca", "preference", "annotations")
 TASK_FORMATS = frozenset({"sft", "alpaca", "preference"})
 
@@ -111,17 +113,42 @@ def _prompt_messages(data: dict) -> list[dict]:
     return messages
 
 
-def target_text(task: dict, ctx: Context) -> tuple[str, str] | None:
-    """The assistant text of a task: the text question's final answer, else the reference."""
+def target_text(task: dict, ctx: Context) -> tuple[str, str, int | None] | None:
+    """The assistant text of a task, where it came from, and the turn it corrects (or None).
+
+    The text question's final answer, else the reference. An answer that
+    corrects an earlier assistant turn of a conversation names that turn.
+    """
     question = ctx.first_of("text")
     if question is not None:
         answer = final_answer(task, question["name"])
-        if answer is not None and isinstance(answer[0], str):
-            return answer[0], answer[1]
+        text = answer_text(answer[0]) if answer is not None else None
+        if text is not None:
+            turn = answer[0].get("turn") if isinstance(answer[0], dict) else None
+            return text, answer[1], turn
     reference = (task.get("data") or {}).get("reference")
     if isinstance(reference, str) and reference.strip():
-        return reference, "reference"
+        return reference, "reference", None
     return None
+
+
+def _corrected_conversation(data: dict, turn: int, text: str) -> list[dict]:
+    """The whole conversation, with assistant turn ``turn`` replaced by ``text``."""
+    messages = []
+    for index, m in enumerate(data.get("messages") or []):
+        if index == turn:
+            messages.append({"role": "assistant", "content": text})
+        elif isinstance(m, dict) and isinstance(m.get("content"), str) and m.get("role"):
+            messages.append({"role": m["role"], "content": m["content"]})
+    system = _system(data)
+    if system and messages and messages[0]["role"] != "system":
+        messages.insert(0, {"role": "system", "content": system})
+    return messages
+
+
+def _turns_before(data: dict, turn: int) -> list[dict]:
+    before = (data.get("messages") or [])[:turn]
+    return [m for m in before if isinstance(m, dict) and isinstance(m.get("content"), str)]
 
 
 def _metadata(task: dict, ctx: Context, source: str, **extra: Any) -> dict:
@@ -140,14 +167,15 @@ def sft_lines(task: dict, ctx: Context) -> Iterator[dict]:
     target = target_text(task, ctx)
     if target is None:
         return
-    text, source = target
-    messages = _prompt_messages(task.get("data") or {})
+    text, source, turn = target
+    data = task.get("data") or {}
+    if turn is None:
+        messages = [*_prompt_messages(data), {"role": "assistant", "content": text}]
+    else:
+        messages = _corrected_conversation(data, turn, text)
     if not any(m["role"] == "user" and m["content"] for m in messages):
         return
-    yield {
-        "messages": [*messages, {"role": "assistant", "content": text}],
-        "metadata": _metadata(task, ctx, source),
-    }
+    yield {"messages": messages, "metadata": _metadata(task, ctx, source)}
 
 
 def alpaca_lines(task: dict, ctx: Context) -> Iterator[dict]:
@@ -156,9 +184,11 @@ def alpaca_lines(task: dict, ctx: Context) -> Iterator[dict]:
         return
     data = task.get("data") or {}
     instruction, extra = data.get("instruction") or "", data.get("input") or ""
+    turn = target[2]
     if not instruction:
-        # A conversation task: its last user turn is the instruction.
-        users = [m["content"] for m in _conversation(data) if m["role"] == "user"]
+        # A conversation task: the user turn before the answered one is the instruction.
+        turns = _conversation(data) if turn is None else _turns_before(data, turn)
+        users = [m["content"] for m in turns if m.get("role") == "user"]
         instruction = users[-1] if users else ""
     if not instruction.strip():
         return

@@ -24,7 +24,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from projects import rows
-from projects.schema import validate_values
+from projects.schema import answer_context, validate_values
 
 from .models import Annotation, AnnotationRevision, Assignment, Membership, Project, Task
 
@@ -273,10 +273,7 @@ def annotation_submit(
     """
     client_uuid = _clean_client_id(client_id)
     project = task.project
-    responses = task.data.get("responses") if isinstance(task.data, dict) else None
-    clean = validate_values(
-        project.questions, values, n_responses=len(responses) if isinstance(responses, list) else 0
-    )
+    clean = validate_values(project.questions, values, **answer_context(task.data))
     lead_time = _clean_lead_time(lead_time_s)
     now = timezone.now()
     try:
@@ -330,12 +327,7 @@ def annotation_revise(
 ) -> Annotation:
     """Replace the answer's values, keeping the previous version as a revision."""
     task = annotation.task
-    responses = task.data.get("responses") if isinstance(task.data, dict) else None
-    clean = validate_values(
-        task.project.questions,
-        values,
-        n_responses=len(responses) if isinstance(responses, list) else 0,
-    )
+    clean = validate_values(task.project.questions, values, **answer_context(task.data))
     lead_time = _clean_lead_time(lead_time_s)
     with transaction.atomic():
         current = Annotation.objects.select_for_update().get(pk=annotation.pk)
@@ -438,12 +430,9 @@ def annotations_import(*, project: Project, rows: Any) -> dict:
             err(index, "annotator", f"{user.username} is not a member of this project")
         if task is None or user is None:
             continue
-        responses = task.data.get("responses") if isinstance(task.data, dict) else None
         try:
             clean = validate_values(
-                project.questions,
-                row.get("values"),
-                n_responses=len(responses) if isinstance(responses, list) else 0,
+                project.questions, row.get("values"), **answer_context(task.data)
             )
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():

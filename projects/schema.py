@@ -192,17 +192,74 @@ def preference_score(value: Any) -> int:
     return -strength if choice == "A" else strength
 
 
-def validate_answer(question: dict, value: Any, *, n_responses: int = 0) -> Any:
+def answer_context(data: Any) -> dict:
+    """What answers to a task are checked against: its responses and assistant turns."""
+    data = data if isinstance(data, dict) else {}
+    responses = data.get("responses")
+    messages = data.get("messages")
+    return {
+        "n_responses": len(responses) if isinstance(responses, list) else 0,
+        "assistant_turns": frozenset(
+            i
+            for i, m in enumerate(messages if isinstance(messages, list) else [])
+            if isinstance(m, dict) and m.get("role") == "assistant"
+        ),
+    }
+
+
+def answer_text(value: Any) -> str | None:
+    """The text of a text answer: a string, or ``{"text", "turn"}`` for a corrected turn."""
+    if isinstance(value, dict):
+        value = value.get("text")
+    return value if isinstance(value, str) else None
+
+
+def answer_display(value: Any) -> str:
+    """One answer as a short line of text for pages that list answers."""
+    if value is None:
+        return "—"
+    if isinstance(value, dict) and "turn" in value:
+        return f"(corrects turn {value['turn'] + 1}) {value.get('text', '')}"
+    if isinstance(value, dict):
+        return f"{value.get('choice')} ({value.get('strength')})"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "(none)"
+    return str(value)
+
+
+def _text_answer(value: Any, assistant_turns: frozenset[int]) -> Any:
+    if not isinstance(value, dict):
+        if not isinstance(value, str):
+            raise ValueError('must be a string, or {"text": …, "turn": n} to correct a turn')
+        return value
+    text, turn = value.get("text"), value.get("turn")
+    if not isinstance(text, str):
+        raise ValueError("text must be a string")
+    if turn is None:
+        return text
+    if not _is_int(turn) or turn not in assistant_turns:
+        turns = ", ".join(str(t) for t in sorted(assistant_turns)) or "none in this task"
+        raise ValueError(f"turn must be the index of an assistant turn ({turns})")
+    return {"text": text, "turn": turn}
+
+
+def validate_answer(
+    question: dict,
+    value: Any,
+    *,
+    n_responses: int = 0,
+    assistant_turns: frozenset[int] = frozenset(),
+) -> Any:
     """Return the normalised answer to one question, or raise ValueError saying why."""
     qtype = question["type"]
     if qtype == "text":
-        if not isinstance(value, str):
-            raise ValueError("must be a string")
+        answer = _text_answer(value, assistant_turns)
+        value = answer_text(answer)
         if len(value) < question.get("min_length", 0):
             raise ValueError(f"must be at least {question['min_length']} characters")
         if "max_length" in question and len(value) > question["max_length"]:
             raise ValueError(f"must be at most {question['max_length']} characters")
-        return value
+        return answer
     if qtype == "rating":
         if isinstance(value, str) and value.lstrip("-").isdigit():
             value = int(value)
@@ -252,7 +309,12 @@ def validate_answer(question: dict, value: Any, *, n_responses: int = 0) -> Any:
 
 
 def validate_values(
-    questions: list[dict], values: Any, *, n_responses: int = 0, partial: bool = False
+    questions: list[dict],
+    values: Any,
+    *,
+    n_responses: int = 0,
+    assistant_turns: frozenset[int] = frozenset(),
+    partial: bool = False,
 ) -> dict:
     """Validate a whole answer ``{question name: answer}``; raise ValidationError per field."""
     if not isinstance(values, dict):
@@ -266,6 +328,8 @@ def validate_values(
     for q in questions:
         name = q["name"]
         value = values.get(name)
+        if q["type"] == "text" and isinstance(value, dict) and answer_text(value) == "":
+            value = ""
         if value is None or value == "" or value == []:
             if q.get("required", True) and not partial and q["type"] != "multilabel":
                 errors[f"values.{name}"] = [f"{name} is required"]
@@ -273,7 +337,9 @@ def validate_values(
                 clean[name] = value
             continue
         try:
-            clean[name] = validate_answer(q, value, n_responses=n_responses)
+            clean[name] = validate_answer(
+                q, value, n_responses=n_responses, assistant_turns=assistant_turns
+            )
         except ValueError as exc:
             errors[f"values.{name}"] = [f"{name} {exc}"]
     if errors:

@@ -13,6 +13,14 @@ def markdown_filter(text: str | None):
     return render_markdown(text)
 
 
+@register.filter(name="answer")
+def answer_filter(value) -> str:
+    """An answer as one line of text: ``{{ annotation.values.quality|answer }}``."""
+    from projects.schema import answer_display
+
+    return answer_display(value)
+
+
 @register.simple_tag(takes_context=True)
 def role_in(context, project) -> str:
     """The current user's role in ``project``: ``{% role_in project as role %}``."""

@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from projects.models import Annotation, Project, Resolution, Task
-from projects.schema import validate_values
+from projects.schema import answer_context, validate_values
 
 
 def review_queue(*, project: Project) -> QuerySet[Task]:
@@ -22,8 +22,7 @@ def review_queue(*, project: Project) -> QuerySet[Task]:
 
 def resolution_save(*, task: Task, reviewer, values: dict, comment: str = "") -> Resolution:
     """Store the reviewer's answer for the task and mark it resolved."""
-    n_responses = len(task.data.get("responses") or []) if isinstance(task.data, dict) else 0
-    clean = validate_values(task.project.questions, values, n_responses=n_responses)
+    clean = validate_values(task.project.questions, values, **answer_context(task.data))
     with transaction.atomic():
         resolution, _ = Resolution.objects.update_or_create(
             task=task, defaults={"values": clean, "reviewer": reviewer, "comment": comment}

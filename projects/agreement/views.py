@@ -15,6 +15,7 @@ from projects.agreement.review import annotation_review, resolution_save, review
 from projects.agreement.scheduling import agreement_refresh_now
 from projects.agreement.services import agreement_latest
 from projects.models import AgreementSnapshot, Annotation, Task
+from projects.schema import answer_display, answer_text
 from projects.selectors import REVIEW_ROLES, project_for_user
 
 SORTS = {
@@ -141,6 +142,9 @@ def _form_values(project, post) -> dict:
                 "choice": raw,
                 "strength": 0 if raw == "tie" else int(strength) if strength.isdigit() else 1,
             }
+        elif qtype == "text" and post.get(f"{name}__turn", "").strip().isdigit():
+            # The answer corrects an earlier assistant turn; the resolution keeps which.
+            values[name] = {"text": raw, "turn": int(post[f"{name}__turn"])}
         else:
             values[name] = raw
     return values
@@ -154,6 +158,8 @@ def _initial(question: dict, value):
         return ", ".join(str(v) for v in value)
     if question["type"] == "preference" and isinstance(value, dict):
         return value.get("choice", "")
+    if question["type"] == "text":
+        return answer_text(value) or ""
     return value
 
 
@@ -176,12 +182,15 @@ def _review_context(project, task, *, values=None, errors=None) -> dict:
             {
                 "q": q,
                 "choices": ["A", "B", "tie"] if q["type"] == "preference" else q.get("options", []),
-                "answers": [_display(a.values.get(name)) for a in annotations],
-                "consensus": _display(consensus.get(name)),
+                "answers": [answer_display(a.values.get(name)) for a in annotations],
+                "consensus": answer_display(consensus.get(name)),
                 "tied": name in ties,
                 "initial": _initial(q, start),
                 "initial_list": start if isinstance(start, list) else [],
                 "strength": strength,
+                "turn": start.get("turn")
+                if q["type"] == "text" and isinstance(start, dict)
+                else None,
                 "error": (errors or {}).get(f"values.{name}"),
             }
         )
@@ -194,16 +203,6 @@ def _review_context(project, task, *, values=None, errors=None) -> dict:
         "errors": errors or {},
         "task_json": json.dumps(task.data, indent=2, ensure_ascii=False),
     }
-
-
-def _display(value) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, dict):
-        return f"{value.get('choice')} ({value.get('strength')})"
-    if isinstance(value, list):
-        return ", ".join(str(v) for v in value) or "(none)"
-    return str(value)
 
 
 def _task(project, task_id: int) -> Task:

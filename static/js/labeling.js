@@ -135,7 +135,7 @@
   }
   function renderDiff(fieldset) {
     var tpl = fieldset.querySelector("template.original"), box = fieldset.querySelector(".diff");
-    if (!tpl || !box) return;
+    if (!tpl || !box || box.closest("details").hidden) return;
     var original = tpl.content.textContent, current = fieldset.querySelector("textarea").value;
     box.textContent = "";
     if (original === current) { box.textContent = "No changes."; box.classList.add("muted"); return; }
@@ -147,6 +147,50 @@
       el.textContent = p[1];
       box.appendChild(el);
     });
+  }
+
+  // --- correcting an earlier assistant turn ----------------------------------
+  // The text question of a conversation answers with the next assistant turn,
+  // or with a corrected version of one the annotator picks (hidden turn input).
+  function turnFieldset() {
+    var input = document.querySelector("#label-form input.turn-input");
+    return input ? input.closest("fieldset") : null;
+  }
+  function assistantTurns() {
+    return Array.prototype.slice.call(document.querySelectorAll(".conversation li.turn-assistant"));
+  }
+  function showTurn(fs) {
+    var input = fs.querySelector("input.turn-input"), turn = input.value;
+    var li = turn === "" ? null : document.querySelector('.conversation li[data-turn="' + turn + '"]');
+    assistantTurns().forEach(function (x) { x.classList.toggle("correcting", x === li); });
+    fs.querySelector(".turn-status").textContent = li
+      ? "Correcting assistant turn " + (Number(turn) + 1) + "."
+      : "Write the next assistant turn, or correct an earlier one (e).";
+    fs.querySelector('[data-action="next-turn"]').hidden = !li;
+    fs.querySelector(".diff-box").hidden = !li;
+    fs.querySelector("template.original").content.textContent = li ? li.querySelector("template.turn-source").content.textContent : "";
+    if (li) renderDiff(fs);
+  }
+  function correctTurn(li) {
+    var fs = turnFieldset();
+    if (!fs) return;
+    var input = fs.querySelector("input.turn-input"), ta = fs.querySelector("textarea");
+    var before = fs.querySelector("template.original").content.textContent;
+    input.value = li ? li.dataset.turn : "";
+    // Start from the turn's text unless the annotator already wrote their own.
+    if (ta.value === "" || ta.value === before) ta.value = li ? li.querySelector("template.turn-source").content.textContent : "";
+    showTurn(fs);
+    setActive(questions().indexOf(fs));
+    ta.focus();
+    saveDraft();
+  }
+  function correctPreviousTurn() {
+    var fs = turnFieldset(), turns = assistantTurns();
+    if (!fs || !turns.length) return;
+    var current = fs.querySelector("input.turn-input").value;
+    var at = turns.findIndex(function (li) { return li.dataset.turn === current; });
+    // Last turn first, then earlier ones, then back to writing the next turn.
+    correctTurn(current === "" ? turns[turns.length - 1] : at > 0 ? turns[at - 1] : null);
   }
 
   // --- keyboard -----------------------------------------------------------
@@ -226,6 +270,7 @@
       case "k": setActive(state.active - 1); break;
       case "s": if (document.getElementById("skip-dialog")) { e.preventDefault(); openSkip(); } break;
       case "g": toggleGuidelines(); break;
+      case "e": if (turnFieldset()) { e.preventDefault(); correctPreviousTurn(); } break;
       case "?": document.getElementById("shortcuts").showModal(); break;
       case "Enter":
         // A focused button in the form keeps its own Enter (submit, skip).
@@ -256,6 +301,8 @@
     else if (action === "shortcuts") document.getElementById("shortcuts").showModal();
     else if (action === "skip") openSkip();
     else if (action === "close-skip") document.getElementById("skip-dialog").close();
+    else if (action === "correct-turn") correctTurn(a.closest("li.turn"));
+    else if (action === "next-turn") correctTurn(null);
   });
 
   // --- set-up for each task -------------------------------------------------
@@ -273,6 +320,11 @@
     if (!f) return;
     if (f.elements.client_id) f.elements.client_id.value = uuid4();
     restoreDraft();
+    var tfs = turnFieldset();
+    if (tfs) {
+      assistantTurns().forEach(function (li) { li.querySelector(".correct-turn").hidden = false; });
+      showTurn(tfs);
+    }
     f.querySelectorAll("ol.ranking").forEach(setupRanking);
     f.querySelectorAll("fieldset.q-text").forEach(renderDiff);
     f.addEventListener("input", function (e) {

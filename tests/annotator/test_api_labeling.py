@@ -66,6 +66,66 @@ def test_bad_answers_are_400_naming_the_field(api, project, annotator):
 
 
 @pytest.mark.django_db
+def test_malformed_submits_are_400(api, project, annotator):
+    task = TaskFactory(project=project)
+    url = f"/api/v1/tasks/{task.pk}/annotations/"
+    response = api(annotator).post(url, ["not", "an", "object"], format="json")
+    assert response.status_code == 400
+    assert response.json()["detail"] == "The body must be a JSON object."
+    response = api(annotator).post(url, {"client_id": str(uuid.uuid4())}, format="json")
+    assert response.status_code == 400
+    assert response.json()["values"] == ["This field is required."]
+    response = api(annotator).post(url, {"values": ANSWER, "lead_time_s": -2}, format="json")
+    assert response.status_code == 400
+    assert "lead_time_s" in response.json()
+    assert not Annotation.objects.exists()
+
+
+@pytest.mark.django_db
+def test_ids_out_of_range_are_404(api, project, annotator):
+    huge = 2**70
+    assert api(annotator).get(f"/api/v1/projects/{huge}/next-task/").status_code == 404
+    url = f"/api/v1/tasks/{huge}/annotations/"
+    assert api(annotator).post(url, {"values": ANSWER}, format="json").status_code == 404
+
+
+@pytest.mark.django_db
+def test_token_must_exist_and_belong_to_an_active_user(api, project, annotator):
+    client = api(annotator)
+    url = f"/api/v1/projects/{project.pk}/next-task/"
+    assert client.get(url).status_code == 204
+    annotator.is_active = False
+    annotator.save()
+    response = client.get(url)
+    assert response.status_code == 401
+    assert response.json()["detail"] == "User inactive or deleted."
+    client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+    response = client.get(url)
+    assert response.status_code == 401
+    assert response.json()["detail"] == "Invalid token."
+
+
+@pytest.mark.django_db
+def test_an_api_answer_may_correct_an_assistant_turn(api, project, annotator):
+    project.questions = [{"name": "reply", "type": "text"}]
+    project.save()
+    messages = [
+        {"role": "user", "content": "2 + 2?"},
+        {"role": "assistant", "content": "5"},
+        {"role": "user", "content": "Sure?"},
+    ]
+    task = TaskFactory(project=project, data={"messages": messages})
+    url = f"/api/v1/tasks/{task.pk}/annotations/"
+    wrong = api(annotator).post(url, {"values": {"reply": {"text": "4", "turn": 0}}}, format="json")
+    assert wrong.status_code == 400
+    assert wrong.json()["values.reply"] == ["reply turn must be the index of an assistant turn (1)"]
+    right = api(annotator).post(url, {"values": {"reply": {"text": "4", "turn": 1}}}, format="json")
+    assert right.status_code == 201
+    assert right.json()["values"] == {"reply": {"text": "4", "turn": 1}}
+    assert right.json()["created_at"].endswith("Z")
+
+
+@pytest.mark.django_db
 def test_second_answer_by_the_same_annotator_is_409(api, project, annotator):
     task = TaskFactory(project=project)
     url = f"/api/v1/tasks/{task.pk}/annotations/"

@@ -177,3 +177,60 @@ def test_skip_by_keyboard_asks_for_a_reason(page_as, project, annotator):
     assert skipped.state == "skipped"
     assert skipped.skip_reason == "Needs domain knowledge"
     assert "Skipped." in page.locator("#workspace").inner_text()
+
+
+CONVERSATION = [
+    {"role": "user", "content": "What is the capital of Australia?"},
+    {"role": "assistant", "content": "The capital of Australia is Sydney."},
+    {"role": "user", "content": "And its population?"},
+    {"role": "assistant", "content": "About 5 million people live there."},
+]
+
+
+def _conversation_project(project):
+    project.questions = [{"name": "reply", "type": "text", "title": "Reply"}]
+    project.save()
+    return TaskFactory(project=project, data={"messages": CONVERSATION})
+
+
+def test_correct_an_earlier_assistant_turn_by_keyboard(page_as, project, annotator):
+    task = _conversation_project(project)
+    page = page_as(annotator)
+    page.goto(f"/projects/{project.pk}/label/")
+    status = page.locator(".turn-status")
+    assert "Write the next assistant turn" in status.inner_text()
+    page.keyboard.press("e")  # the last assistant turn
+    assert "Correcting assistant turn 4" in status.inner_text()
+    page.keyboard.press("Escape")
+    page.keyboard.press("e")  # the one before it
+    assert "Correcting assistant turn 2" in status.inner_text()
+    assert page.locator(".conversation li.correcting").get_attribute("data-turn") == "1"
+    textarea = page.locator("textarea[name=q-reply]")
+    assert textarea.input_value() == CONVERSATION[1]["content"]
+    textarea.press("Control+a")
+    page.keyboard.type("The capital of Australia is Canberra.")
+    assert page.locator(".diff ins").all_inner_texts() == ["Canberra."]
+    assert page.locator(".diff del").all_inner_texts() == ["Sydney."]
+    # The choice of turn survives a reload with the draft.
+    page.wait_for_timeout(300)
+    page.reload()
+    assert "Correcting assistant turn 2" in page.locator(".turn-status").inner_text()
+    page.keyboard.press("Control+Enter")
+    _wait_for_new_task(page, task.pk)
+    answer = Annotation.objects.get()
+    assert answer.values == {"reply": {"text": "The capital of Australia is Canberra.", "turn": 1}}
+
+
+def test_next_turn_after_changing_ones_mind(page_as, project, annotator):
+    task = _conversation_project(project)
+    page = page_as(annotator)
+    page.goto(f"/projects/{project.pk}/label/")
+    page.locator(".conversation li[data-turn='3'] .correct-turn").click()
+    assert page.locator("textarea[name=q-reply]").input_value() == CONVERSATION[3]["content"]
+    page.locator("[data-action=next-turn]").click()
+    textarea = page.locator("textarea[name=q-reply]")
+    assert textarea.input_value() == ""  # the untouched turn text is taken out again
+    textarea.fill("Canberra has about 470,000 inhabitants.")
+    page.keyboard.press("Control+Enter")
+    _wait_for_new_task(page, task.pk)
+    assert Annotation.objects.get().values == {"reply": "Canberra has about 470,000 inhabitants."}

@@ -130,7 +130,7 @@ def test_conversation_and_text_prefill(lab, project):
     assert html.count('class="turn turn-') == 3
     assert "&lt;script&gt;" in html
     assert "<script>x()" not in html
-    assert "Write the next assistant turn." in html
+    assert "Write the next assistant turn, or correct an earlier one" in html
     assert ">Original text</textarea>" in html
 
 

@@ -97,6 +97,30 @@ def test_sft_conversation_keeps_turns_and_replaces_last_assistant_turn():
     assert alpaca == {"instruction": "Capital of France?", "input": "", "output": "Paris."}
 
 
+def test_sft_keeps_the_whole_conversation_around_a_corrected_earlier_turn():
+    data = {
+        "messages": [
+            {"role": "user", "content": "Capital of Australia?"},
+            {"role": "assistant", "content": "Sydney."},
+            {"role": "user", "content": "Population?"},
+            {"role": "assistant", "content": "About 470,000."},
+        ],
+        "meta": {"system": "Be brief."},
+    }
+    corrected = {"answer": {"text": "Canberra.", "turn": 1}}
+    [line] = formats.sft_lines(task(data=data, consensus=corrected), CTX)
+    assert line["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Capital of Australia?"},
+        {"role": "assistant", "content": "Canberra."},
+        {"role": "user", "content": "Population?"},
+        {"role": "assistant", "content": "About 470,000."},
+    ]
+    assert line["metadata"]["source"] == "consensus"
+    [alpaca] = formats.alpaca_lines(task(data=data, consensus=corrected), CTX)
+    assert alpaca == {"instruction": "Capital of Australia?", "input": "", "output": "Canberra."}
+
+
 def test_alpaca_line():
     [line] = formats.alpaca_lines(task(resolution={"answer": "He goes home."}), CTX)
     assert line == {

@@ -1,7 +1,13 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from projects.schema import preference_score, validate_answer, validate_questions, validate_values
+from projects.schema import (
+    answer_context,
+    preference_score,
+    validate_answer,
+    validate_questions,
+    validate_values,
+)
 
 GOOD = [
     {"name": "reply", "type": "text", "prefill": "responses.0"},
@@ -121,3 +127,42 @@ def test_preference_scores_span_minus_three_to_three():
     assert preference_score("B") == 1
     with pytest.raises(ValueError, match="A, B or tie"):
         validate_answer({"type": "preference"}, "C")
+
+
+CONVERSATION = {
+    "messages": [
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello"},
+        {"role": "user", "content": "Bye"},
+    ]
+}
+
+
+def test_text_answer_may_correct_an_assistant_turn():
+    questions = [{"name": "reply", "type": "text"}]
+    context = answer_context(CONVERSATION)
+    assert context == {"n_responses": 0, "assistant_turns": frozenset({1})}
+    corrected = {"text": "Hello there", "turn": 1}
+    assert validate_values(questions, {"reply": corrected}, **context) == {"reply": corrected}
+    # Without a turn the object is just its text: the next assistant turn.
+    assert validate_values(questions, {"reply": {"text": "See you"}}, **context) == {
+        "reply": "See you"
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"text": "x", "turn": 0}, "reply turn must be the index of an assistant turn (1)"),
+        ({"text": "x", "turn": 7}, "reply turn must be the index of an assistant turn (1)"),
+        ({"text": "x", "turn": "1"}, "reply turn must be the index of an assistant turn (1)"),
+        ({"text": 3, "turn": 1}, "reply text must be a string"),
+        ({"text": "", "turn": 1}, "reply is required"),
+        (["x"], 'reply must be a string, or {"text": …, "turn": n} to correct a turn'),
+    ],
+)
+def test_bad_turn_corrections_name_the_problem(value, message):
+    questions = [{"name": "reply", "type": "text"}]
+    with pytest.raises(ValidationError) as exc:
+        validate_values(questions, {"reply": value}, **answer_context(CONVERSATION))
+    assert exc.value.message_dict == {"values.reply": [message]}
