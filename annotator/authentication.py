@@ -8,7 +8,6 @@ because every labeling call pays for it.
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
@@ -23,7 +22,7 @@ class TokenAuthentication(authentication.TokenAuthentication):
             f"JOIN {User._meta.db_table} u ON u.{User._meta.pk.column} = tk.user_id "
             "WHERE tk.key = %s"
         )
-        with connection.cursor() as cursor:
+        with rows.prepared_cursor() as cursor:
             cursor.execute(sql, [key])
             row = cursor.fetchone()
         if row is None:

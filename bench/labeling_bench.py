@@ -6,7 +6,7 @@
 For each project size it creates a fresh database (``quorum_bench_label``), a
 project with that many tasks (one ``INSERT ... SELECT generate_series``),
 starts gunicorn (production settings: DEBUG=0) and runs 8, then 32 annotator
-threads. Each annotator loops ``GET projects/{id}/next-task/`` then
+processes. Each annotator loops ``GET projects/{id}/next-task/`` then
 ``POST tasks/{id}/annotations/`` with its own token. It prints p50/p95/p99 of
 each call, annotations per second, and checks in the database that no task
 got more answers or leases than the overlap allows.
@@ -17,15 +17,16 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import multiprocessing
 import os
 import secrets
 import signal
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -135,47 +136,42 @@ def server_start(env: dict, port: int, workers: int) -> subprocess.Popen:
     raise RuntimeError("gunicorn did not start")
 
 
-class Annotator(threading.Thread):
-    def __init__(self, port: int, project_id: int, token: str, stop_at: float):
-        super().__init__(daemon=True)
-        self.port, self.project_id, self.stop_at = port, project_id, stop_at
-        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
-        self.lease_ms: list[float] = []
-        self.submit_ms: list[float] = []
-        self.submitted = 0
-        self.errors: list[str] = []
+def annotate(port: int, project_id: int, token: str, stop_at: float) -> dict:
+    """One simulated annotator (its own process): next-task, submit, until ``stop_at``.
 
-    def call(self, conn, method: str, path: str, body: bytes | None = None):
+    A process each, not a thread each: threads would wait for one another's
+    GIL and add that wait to the latencies they measure.
+    """
+    headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    result = {"lease_ms": [], "submit_ms": [], "submitted": 0, "errors": []}
+
+    def call(method: str, path: str, body: bytes | None = None):
         t0 = time.perf_counter()
-        conn.request(method, path, body=body, headers=self.headers)
+        conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()
         data = response.read()
         return response.status, data, (time.perf_counter() - t0) * 1000
 
-    def run(self) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        while time.perf_counter() < self.stop_at:
-            status, data, ms = self.call(
-                conn, "GET", f"/api/v1/projects/{self.project_id}/next-task/"
-            )
-            self.lease_ms.append(ms)
-            if status == 204:
-                return
-            if status != 200:
-                self.errors.append(f"next-task {status}: {data[:200]!r}")
-                return
-            task = json.loads(data)
-            body = json.dumps(
-                {"values": ANSWER, "client_id": str(uuid.uuid4()), "lead_time_s": 3.0}
-            ).encode()
-            status, data, ms = self.call(
-                conn, "POST", f"/api/v1/tasks/{task['id']}/annotations/", body
-            )
-            self.submit_ms.append(ms)
-            if status != 201:
-                self.errors.append(f"submit {status}: {data[:200]!r}")
-                return
-            self.submitted += 1
+    while time.monotonic() < stop_at:
+        status, data, ms = call("GET", f"/api/v1/projects/{project_id}/next-task/")
+        result["lease_ms"].append(ms)
+        if status == 204:
+            break
+        if status != 200:
+            result["errors"].append(f"next-task {status}: {data[:200]!r}")
+            break
+        task = json.loads(data)
+        body = json.dumps(
+            {"values": ANSWER, "client_id": str(uuid.uuid4()), "lead_time_s": 3.0}
+        ).encode()
+        status, data, ms = call("POST", f"/api/v1/tasks/{task['id']}/annotations/", body)
+        result["submit_ms"].append(ms)
+        if status != 201:
+            result["errors"].append(f"submit {status}: {data[:200]!r}")
+            break
+        result["submitted"] += 1
+    return result
 
 
 def pct(values: list[float], p: float) -> float:
@@ -186,22 +182,21 @@ def pct(values: list[float], p: float) -> float:
 
 
 def run_load(port: int, project_id: int, tokens: list[str], duration: float) -> dict:
-    stop_at = time.perf_counter() + duration
-    threads = [Annotator(port, project_id, token, stop_at) for token in tokens]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    lease = [ms for t in threads for ms in t.lease_ms]
-    submit = [ms for t in threads for ms in t.submit_ms]
-    errors = [e for t in threads for e in t.errors]
+    t0 = time.monotonic()
+    stop_at = t0 + duration
+    with ProcessPoolExecutor(len(tokens), mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(annotate, port, project_id, token, stop_at) for token in tokens]
+        parts = [f.result() for f in futures]
+    elapsed = time.monotonic() - t0
+    lease = [ms for p in parts for ms in p["lease_ms"]]
+    submit = [ms for p in parts for ms in p["submit_ms"]]
+    errors = [e for p in parts for e in p["errors"]]
+    submitted = sum(p["submitted"] for p in parts)
     return {
         "annotators": len(tokens),
         "elapsed_s": round(elapsed, 1),
-        "annotations": sum(t.submitted for t in threads),
-        "annotations_per_s": round(sum(t.submitted for t in threads) / elapsed, 1),
+        "annotations": submitted,
+        "annotations_per_s": round(submitted / elapsed, 1),
         "next_task_ms": {p: round(pct(lease, p), 1) for p in (50, 95, 99)},
         "submit_ms": {p: round(pct(submit, p), 1) for p in (50, 95, 99)},
         "next_task_mean_ms": round(statistics.fmean(lease), 1) if lease else None,

@@ -20,7 +20,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from projects import rows
@@ -147,7 +147,7 @@ def _assignment_with_task(row) -> Assignment:
 
 
 def _active_lease(project: Project, annotator, now) -> Assignment | None:
-    with connection.cursor() as cursor:
+    with rows.prepared_cursor() as cursor:
         cursor.execute(_ACTIVE_LEASE_SQL, [project.pk, annotator.pk, now])
         row = cursor.fetchone()
     return None if row is None else _assignment_with_task(row)
@@ -203,7 +203,7 @@ def assignment_lease_next(*, project: Project, annotator) -> Assignment | None:
         existing.project = existing.task.project = project
         return existing
     gold_first = project.gold_fraction > 0 and random.random() < project.gold_fraction
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(), rows.prepared_cursor() as cursor:
         for gold in (gold_first, not gold_first):
             assignment = _lease_one(
                 cursor, project=project, annotator=annotator, gold=gold, now=now
@@ -277,7 +277,7 @@ def annotation_submit(
     lead_time = _clean_lead_time(lead_time_s)
     now = timezone.now()
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic(), rows.prepared_cursor() as cursor:
             # The lock comes first, in its own statement, so the checks below see
             # every answer committed before it (a double submit waits here).
             cursor.execute(

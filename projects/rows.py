@@ -1,18 +1,46 @@
-"""Model instances from raw SQL rows.
+"""Raw SQL for hot paths: prepared statements and model instances from rows.
 
 The labeling hot paths (next task, submit, token check) run on every
 annotator action; compiling their ORM queries cost more CPU than PostgreSQL
-spent answering them. These helpers let such a path write its SQL once and
-still hand the rest of the code ordinary model instances.
+spent answering them, and planning each statement anew cost PostgreSQL more
+than running it. These helpers let such a path write its SQL once, have it
+prepared on the connection, and still hand the rest of the code ordinary
+model instances.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cache
 
+import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Model
+
+
+@contextmanager
+def prepared_cursor() -> Iterator:
+    """A cursor whose statements psycopg prepares after a few runs on the connection.
+
+    Django's own cursors bind parameters on the client, so PostgreSQL plans
+    every statement from scratch. This one binds on the server; it is still
+    wrapped by Django, so errors, transactions and query logging behave as
+    for ``connection.cursor()``. Only for fixed SQL strings: each distinct
+    string becomes a prepared statement on the connection.
+    """
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    with connection.wrap_database_errors:
+        raw = psycopg.Cursor(connection.connection)
+    wrapper = (
+        connection.make_debug_cursor(raw)
+        if connection.queries_logged
+        else connection.make_cursor(raw)
+    )
+    with wrapper as cursor:
+        yield cursor
 
 
 @cache

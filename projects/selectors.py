@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
-from django.db import connection
 from django.db.models import OuterRef, QuerySet, Subquery, Value
 from django.http import Http404
 
@@ -76,7 +75,7 @@ def _id(value: int | str) -> int | None:
 
 
 def _fetch_one(sql: str, params: list):
-    with connection.cursor() as cursor:
+    with rows.prepared_cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchone()
 
