@@ -107,37 +107,42 @@ ORDER BY a.leased_at, a.id
 LIMIT 1"""
 
 
-_SUBMIT_CHECK_SQL = """
-SELECT
-  (SELECT id FROM projects_annotation WHERE client_id = %(client)s),
-  EXISTS (SELECT 1 FROM projects_annotation
-          WHERE task_id = %(task)s AND annotator_id = %(user)s),
-  (SELECT count(*) FROM projects_assignment
-   WHERE task_id = %(task)s AND state = 'leased' AND expires_at > %(now)s
-     AND annotator_id <> %(user)s)
-"""
-
-# The answer, the caller's lease marked submitted and the task's count, in
-# one statement (all three run after the checks above, under the task lock).
-_SUBMIT_INSERT_SQL = f"""
-WITH an AS (
+# Run under the task lock, taken by an earlier statement so that this one's
+# snapshot sees every answer and lease committed before it. The checks and the
+# writes share the statement: the answer, the caller's lease marked submitted
+# and the task's count are written only when the checks pass, and the checks
+# come back either way so the caller can say why not.
+_SUBMIT_SQL = f"""
+WITH chk AS (
+  SELECT
+    (SELECT id FROM projects_annotation WHERE client_id = %(client)s) AS same_client,
+    EXISTS (SELECT 1 FROM projects_annotation
+            WHERE task_id = %(task)s AND annotator_id = %(user)s) AS answered,
+    (SELECT count(*) FROM projects_assignment
+     WHERE task_id = %(task)s AND state = 'leased' AND expires_at > %(now)s
+       AND annotator_id <> %(user)s) AS others_leased
+), an AS (
   INSERT INTO projects_annotation
     (project_id, task_id, annotator_id, "values", client_id, lead_time_s, source,
      review_state, review_comment, created_at, updated_at)
-  VALUES (%(project)s, %(task)s, %(user)s, %(values)s::jsonb, %(client)s, %(lead_time)s,
-          %(source)s, %(review_state)s, '', %(now)s, %(now)s)
+  SELECT %(project)s, %(task)s, %(user)s, %(values)s::jsonb, %(client)s,
+         %(lead_time)s::float8, %(source)s, %(review_state)s, '', %(now)s, %(now)s
+  FROM chk
+  WHERE chk.same_client IS NULL AND NOT chk.answered
+    AND %(count)s + chk.others_leased < %(overlap)s
   RETURNING *
 ), lease AS (
   UPDATE projects_assignment SET state = 'submitted', finished_at = %(now)s
-  WHERE task_id = %(task)s AND annotator_id = %(user)s
+  WHERE task_id = %(task)s AND annotator_id = %(user)s AND EXISTS (SELECT 1 FROM an)
 ), counted AS (
   UPDATE projects_task
   SET annotation_count = annotation_count + 1,
       state = CASE WHEN annotation_count + 1 >= %(overlap)s AND state = 'open'
                    THEN 'complete' ELSE state END
-  WHERE id = %(task)s
+  WHERE id = %(task)s AND EXISTS (SELECT 1 FROM an)
 )
-SELECT {rows.columns(Annotation, "an")} FROM an"""
+SELECT chk.same_client, chk.answered, {rows.columns(Annotation, "an")}
+FROM chk LEFT JOIN an ON true"""
 
 
 def _assignment_with_task(row) -> Assignment:
@@ -285,21 +290,7 @@ def annotation_submit(
             )
             (count,) = cursor.fetchone()
             cursor.execute(
-                _SUBMIT_CHECK_SQL,
-                {"task": task.pk, "user": annotator.pk, "client": client_uuid, "now": now},
-            )
-            same_client, answered, others_leased = cursor.fetchone()
-            if same_client is not None:
-                existing = Annotation.objects.get(pk=same_client)
-                return _same_submit(existing, task=task, annotator=annotator), False
-            if answered:
-                raise AnswerConflict(
-                    "You have already answered this task; revise your answer instead."
-                )
-            if count + others_leased >= project.overlap:
-                raise AnswerConflict("This task already has all the answers it needs.")
-            cursor.execute(
-                _SUBMIT_INSERT_SQL,
+                _SUBMIT_SQL,
                 {
                     "project": project.pk,
                     "task": task.pk,
@@ -310,10 +301,22 @@ def annotation_submit(
                     "source": source,
                     "review_state": Annotation.ReviewState.PENDING,
                     "now": now,
+                    "count": count,
                     "overlap": project.overlap,
                 },
             )
-            annotation = rows.instance(Annotation, cursor.fetchone())
+            row = cursor.fetchone()
+            same_client, answered = row[0], row[1]
+            if same_client is not None:
+                existing = Annotation.objects.get(pk=same_client)
+                return _same_submit(existing, task=task, annotator=annotator), False
+            if answered:
+                raise AnswerConflict(
+                    "You have already answered this task; revise your answer instead."
+                )
+            if row[2] is None:
+                raise AnswerConflict("This task already has all the answers it needs.")
+            annotation = rows.instance(Annotation, row, 2)
             annotation.project, annotation.task, annotation.annotator = project, task, annotator
             _refresh_agreement_later(project.pk)
     except IntegrityError:
