@@ -176,6 +176,19 @@ def annotate(port: int, project_id: int, token: str, stop_at: float) -> dict:
     return result
 
 
+def cpu_reference() -> float:
+    """Seconds for a fixed pure-Python loop: how fast this machine runs right now.
+
+    Shared machines change speed from one minute to the next; printing this
+    beside each step shows whether a slow step was the code or the machine.
+    """
+    t0 = time.perf_counter()
+    total = 0
+    for i in range(2_000_000):
+        total += i * i
+    return round(time.perf_counter() - t0, 3)
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
@@ -278,8 +291,10 @@ def main() -> int:
         server = server_start(env, args.port, args.workers)
         try:
             for n in args.annotators:
+                reference = cpu_reference()
                 result = run_load(args.port, project_id, tokens[:n], args.duration)
                 result["tasks"] = size
+                result["cpu_reference_s"] = [reference, cpu_reference()]
                 check = verify(args.database_url, project_id)
                 result["verify"] = check
                 ok = ok and check["ok"] and not result["errors"]
@@ -290,7 +305,8 @@ def main() -> int:
                     f"next-task p50/p95/p99 {result['next_task_ms'][50]}/"
                     f"{result['next_task_ms'][95]}/{result['next_task_ms'][99]} ms  "
                     f"submit p50/p95/p99 {result['submit_ms'][50]}/{result['submit_ms'][95]}/"
-                    f"{result['submit_ms'][99]} ms  verify {'ok' if check['ok'] else check}"
+                    f"{result['submit_ms'][99]} ms  verify {'ok' if check['ok'] else check}  "
+                    f"cpu reference {result['cpu_reference_s']} s"
                 )
                 for error in result["errors"]:
                     print("   error:", error)
