@@ -37,20 +37,25 @@ def dawid_skene(
 ) -> DawidSkene:
     """Estimate true categories and annotator competence from (unit, coder, code) triples."""
     k = n_categories
-    n = len(units)
-    ones = np.ones(n)
     # X[u, j * k + given] = 1 when coder j answered `given` on unit u. The E step is
     # then one sparse product with log pi, the M step one with the posterior.
-    x_all = sparse.csr_matrix((ones, (units, coders * k + codes)), shape=(n_units, n_coders * k))
+    column = coders.astype(np.int64) * k + codes
     # Units with the same answers from the same annotators share their posterior:
     # run EM once per distinct answer pattern, weighted by how many units have it.
     # (A random projection of the indicator row identifies the pattern.)
     probe = np.random.default_rng(0).random(n_coders * k)
-    keys = x_all @ probe
+    keys = np.bincount(units, weights=probe[column], minlength=n_units)
     _, first, inverse, weight = np.unique(
         keys, return_index=True, return_inverse=True, return_counts=True
     )
-    x = x_all[first]
+    # X only for one unit of each pattern.
+    pattern = np.full(n_units, -1, dtype=np.int64)
+    pattern[first] = np.arange(len(first))
+    row = pattern[units]
+    keep = row >= 0
+    x = sparse.csr_matrix(
+        (np.ones(int(keep.sum())), (row[keep], column[keep])), shape=(len(first), n_coders * k)
+    )
     xt = x.T.tocsr()
     weight = weight.astype(float)[:, None]
     votes = np.asarray(x @ np.tile(np.eye(k), (n_coders, 1)))
@@ -77,4 +82,4 @@ def dawid_skene(
         if change < tol:
             break
     accuracy = (confusion[:, np.arange(k), np.arange(k)] * priors[None, :]).sum(axis=1)
-    return DawidSkene(posterior[inverse], priors, confusion, accuracy, iterations)
+    return DawidSkene(posterior[inverse.ravel()], priors, confusion, accuracy, iterations)

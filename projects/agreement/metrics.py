@@ -17,6 +17,7 @@ import re
 from collections.abc import Sequence
 
 import numpy as np
+from scipy import sparse
 
 LEVELS = ("nominal", "ordinal", "interval")
 
@@ -62,21 +63,87 @@ def _delta(level: str, values: np.ndarray, marginals: np.ndarray) -> np.ndarray:
     raise ValueError(f"unknown level {level!r}; expected one of {', '.join(LEVELS)}")
 
 
-def coincidences(counts: np.ndarray) -> np.ndarray:
-    """The coincidence matrix ``o[c, k]`` over pairable units (two or more values)."""
+def count_patterns(
+    units: np.ndarray, codes: np.ndarray, n_units: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of the count matrix ``N`` and how many units have each.
+
+    Units with no answer are left out. Every count-based coefficient is a sum
+    over units of a function of the unit's row, so it can be computed over the
+    few distinct rows, each weighted by its number of units: with a handful of
+    categories and answers per unit there are only a few dozen, whatever the
+    number of units. A row is identified by ``sum(base ** code)`` over its
+    answers (base = the most answers to a unit, plus one), which needs no
+    ``units x categories`` matrix.
+    """
+    if not len(units):
+        return np.zeros((0, k)), np.zeros(0)
+    m = np.bincount(units, minlength=n_units)
+    base = int(m.max()) + 1
+    if float(base) ** k < 2.0**52:  # every key, and every partial sum, is exact in float64
+        powers = float(base) ** np.arange(k)
+        key = np.bincount(units, weights=powers[codes], minlength=n_units)
+        return _rows_of_keys(key[m > 0].astype(np.int64), base, k)
+    counts = np.bincount(units * k + codes, minlength=n_units * k).reshape(n_units, k)
+    rows, weight = np.unique(counts[m > 0], axis=0, return_counts=True)
+    return rows.astype(float), weight.astype(float)
+
+
+def distinct_rows(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``count_patterns`` for a count matrix already built (rows of integers)."""
+    counts = np.asarray(counts)
+    counts = counts[counts.sum(axis=1) > 0].astype(np.int64)
+    k = counts.shape[1]
+    if not len(counts):
+        return np.zeros((0, k)), np.zeros(0)
+    base = int(counts.max()) + 1
+    if float(base) ** k < 2.0**62:
+        key = np.zeros(len(counts), dtype=np.int64)
+        for c in range(k - 1, -1, -1):
+            key = key * base + counts[:, c]
+        return _rows_of_keys(key, base, k)
+    rows, weight = np.unique(counts, axis=0, return_counts=True)
+    return rows.astype(float), weight.astype(float)
+
+
+def _rows_of_keys(key: np.ndarray, base: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct keys (digit c in ``base`` = the count of category c) as rows, with counts."""
+    if base**k <= 4 * len(key) + 1024:
+        seen = np.bincount(key, minlength=base**k)
+        distinct = np.flatnonzero(seen)
+        weight = seen[distinct]
+    else:
+        distinct, weight = np.unique(key, return_counts=True)
+    rows = np.empty((len(distinct), k))
+    for c in range(k):
+        distinct, rows[:, c] = np.divmod(distinct, base)
+    return rows, weight.astype(float)
+
+
+def _weights(counts: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    return np.ones(len(counts)) if weights is None else np.asarray(weights, dtype=float)
+
+
+def coincidences(counts: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """The coincidence matrix ``o[c, k]`` over pairable units (two or more values).
+
+    ``weights``: how many units each row of ``counts`` stands for (default 1).
+    """
+    w = _weights(counts, weights)
     m = counts.sum(axis=1)
-    pairable = counts[m >= 2]
-    if not len(pairable):
+    pairable = m >= 2
+    counts, m, w = counts[pairable], m[pairable], w[pairable]
+    if not len(counts):
         return np.zeros((counts.shape[1], counts.shape[1]))
-    weight = pairable / (pairable.sum(axis=1, keepdims=True) - 1.0)
-    return pairable.T @ weight - np.diag(weight.sum(axis=0))
+    weight = counts * (w / (m - 1.0))[:, None]
+    return counts.T @ weight - np.diag(weight.sum(axis=0))
 
 
 # --- Krippendorff's alpha ---------------------------------------------------
 
 
-def _alpha_parts(counts: np.ndarray, level: str, values: np.ndarray):
-    o = coincidences(counts)
+def _alpha_parts(counts: np.ndarray, level: str, values: np.ndarray, weights=None):
+    o = coincidences(counts, weights)
     marg = o.sum(axis=1)
     n = marg.sum()
     if n < 2:
@@ -89,8 +156,10 @@ def _alpha_parts(counts: np.ndarray, level: str, values: np.ndarray):
     return d_o, d_e, n, delta
 
 
-def alpha_from_counts(counts: np.ndarray, level: str, values: np.ndarray) -> float | None:
-    parts = _alpha_parts(counts, level, values)
+def alpha_from_counts(
+    counts: np.ndarray, level: str, values: np.ndarray, weights: np.ndarray | None = None
+) -> float | None:
+    parts = _alpha_parts(counts, level, values, weights)
     if parts is None:
         return None
     d_o, d_e, _, _ = parts
@@ -116,6 +185,7 @@ def alpha_bootstrap_ci(
     samples: int = 1000,
     confidence: float = 0.95,
     seed: int = 0,
+    weights: np.ndarray | None = None,
 ) -> list[float] | None:
     """Percentile interval of alpha by Hayes & Krippendorff's (2007) bootstrap.
 
@@ -126,10 +196,11 @@ def alpha_bootstrap_ci(
     a multinomial draw over those few groups, not over every pair: cheap for
     any number of units. Samples below -1 are clipped to -1 as in KALPHA.
     """
-    parts = _alpha_parts(counts, level, values)
+    parts = _alpha_parts(counts, level, values, weights)
     if parts is None:
         return None
     _, d_e, n, delta = parts
+    unit_weights = _weights(counts, weights)
     m = counts.sum(axis=1)
     contrib: list[np.ndarray] = []
     weight: list[np.ndarray] = []
@@ -138,9 +209,9 @@ def alpha_bootstrap_ci(
     for mu in np.nonzero(sizes)[0]:
         if mu < 2:
             continue
-        group = counts[m == mu]
-        cross = (group.T @ group)[iu]  # pairs of different categories in a unit
-        same = (group * (group - 1) / 2.0).sum()  # pairs with delta 0
+        group, times = counts[m == mu], unit_weights[m == mu][:, None]
+        cross = ((group * times).T @ group)[iu]  # pairs of different categories in a unit
+        same = (times * group * (group - 1) / 2.0).sum()  # pairs with delta 0
         contrib.append(np.concatenate([2.0 * delta[iu] / ((mu - 1.0) * n * d_e), [0.0]]))
         weight.append(np.concatenate([cross, [same]]))
     e = np.concatenate(contrib)
@@ -161,22 +232,23 @@ def alpha_bootstrap_ci(
 # --- kappas, percent agreement, Gwet -----------------------------------------
 
 
-def fleiss_kappa(counts: np.ndarray) -> float | None:
+def fleiss_kappa(counts: np.ndarray, weights: np.ndarray | None = None) -> float | None:
     """Fleiss' kappa; only defined when every rated unit has the same number of ratings."""
+    w = _weights(counts, weights)
     m = counts.sum(axis=1)
-    rated = counts[m > 0]
-    if len(rated) < 2:
+    rated, w = counts[m > 0], w[m > 0]
+    if w.sum() < 2:
         return None
     r = rated.sum(axis=1)
     if not np.all(r == r[0]) or r[0] < 2:
         return None
     r0 = r[0]
     p_i = ((rated * rated).sum(axis=1) - r0) / (r0 * (r0 - 1.0))
-    p_j = rated.sum(axis=0) / rated.sum()
+    p_j = w @ rated / (w @ r)
     p_e = float((p_j * p_j).sum())
     if p_e >= 1.0 - 1e-12:
         return None
-    return (float(p_i.mean()) - p_e) / (1.0 - p_e)
+    return (float(w @ p_i / w.sum()) - p_e) / (1.0 - p_e)
 
 
 def agreement_weights(level: str, values: np.ndarray) -> np.ndarray:
@@ -216,6 +288,54 @@ def within_unit_pairs(units: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(left), np.concatenate(right)
 
 
+def joint_tables(
+    units: np.ndarray, coders: np.ndarray, codes: np.ndarray, *, n_coders: int, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For every two coders ``a < b`` who share a unit: how often ``a`` gave ``x`` and ``b`` ``y``.
+
+    Returns ``(pairs, joint)``: pair codes ``a * n_coders + b`` and the ``k x k``
+    tables. With ``X`` the units x (coder, category) indicator matrix, this is
+    ``X.T @ X``. For a small pool it is counted straight into the dense
+    (coder, category) x (coder, category) matrix from the answers ``d`` apart
+    in unit order, d = 1 .. (largest unit - 1); otherwise one sparse product.
+    Neither lists the pairs of answers.
+    """
+    if not len(units):
+        return np.zeros(0, dtype=np.int64), np.zeros((0, k, k))
+    column = coders.astype(np.int64) * k + codes
+    width = n_coders * k
+    if width * width <= 4_000_000 and np.bincount(units).max() <= 16:
+        if not np.all(units[1:] >= units[:-1]):
+            order = np.argsort(units, kind="stable")
+            units, column = units[order], column[order]
+        full = np.zeros(width * width)
+        for d in range(1, len(units)):
+            same = np.flatnonzero(units[:-d] == units[d:])
+            if not len(same):
+                break
+            full += np.bincount(column[same] * width + column[same + d], minlength=width * width)
+        full = full.reshape(width, width)
+        full += full.T  # an answer pair in either order
+        blocks = full.reshape(n_coders, k, n_coders, k).transpose(0, 2, 1, 3)
+        a, b = np.triu_indices(n_coders, 1)
+        joint = blocks[a, b]
+        shared = joint.sum(axis=(1, 2)) > 0
+        return (a * n_coders + b)[shared], joint[shared]
+    x = sparse.csr_matrix(
+        (np.ones(len(units)), (units, column)), shape=(int(units.max()) + 1, width)
+    )
+    tables = (x.T @ x).tocoo()
+    a, ca = np.divmod(tables.row.astype(np.int64), k)
+    b, cb = np.divmod(tables.col.astype(np.int64), k)
+    keep = a < b
+    a, b, ca, cb = a[keep], b[keep], ca[keep], cb[keep]
+    pairs, pair_idx = np.unique(a * n_coders + b, return_inverse=True)
+    joint = np.bincount(
+        pair_idx * k * k + ca * k + cb, weights=tables.data[keep], minlength=len(pairs) * k * k
+    )
+    return pairs, joint.reshape(len(pairs), k, k)
+
+
 def cohen_kappa_long(
     units: np.ndarray,
     coders: np.ndarray,
@@ -224,33 +344,22 @@ def cohen_kappa_long(
     n_coders: int,
     level: str,
     values: np.ndarray,
+    tables: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float | None, np.ndarray]:
     """Mean pairwise Cohen's kappa from (unit, coder, category code) triples.
 
-    All coder pairs at once: every pair of answers to the same unit is one
-    observation in the pair's joint table, found with one bincount.
+    All coder pairs at once, from ``joint_tables`` (pass ``tables`` when they
+    are already computed).
     """
     k = len(values)
     w = agreement_weights(level, values)
     matrix = np.full((n_coders, n_coders), np.nan)
-    i, j = within_unit_pairs(units)
-    if not len(i):
+    if tables is None:
+        tables = joint_tables(units, coders, codes, n_coders=n_coders, k=k)
+    pair_ids, joint = tables
+    if not len(pair_ids):
         return None, matrix
-    a, b, ca, cb = coders[i], coders[j], codes[i], codes[j]
-    swap = a > b
-    a, b = np.where(swap, b, a), np.where(swap, a, b)
-    ca, cb = np.where(swap, cb, ca), np.where(swap, ca, cb)
-    pair = a * n_coders + b
-    if n_coders * n_coders * k * k <= 4_000_000:
-        # Small pools: index the joint tables by the pair code itself, no sort.
-        used = np.bincount(pair, minlength=n_coders * n_coders) > 0
-        pair_ids = np.nonzero(used)[0]
-        remap = np.cumsum(used) - 1
-        pair_idx = remap[pair]
-    else:
-        pair_ids, pair_idx = np.unique(pair, return_inverse=True)
-    joint = np.bincount(pair_idx * k * k + ca * k + cb, minlength=len(pair_ids) * k * k)
-    joint = joint.reshape(len(pair_ids), k, k).astype(float)
+    joint = joint.copy()
     totals = joint.sum(axis=(1, 2))
     joint /= totals[:, None, None]
     expected = joint.sum(axis=2)[:, :, None] * joint.sum(axis=1)[:, None, :]
@@ -282,24 +391,31 @@ def cohen_kappa_pairs(
 
 
 def percent_agreement(
-    counts: np.ndarray, level: str = "nominal", values: np.ndarray | None = None
+    counts: np.ndarray,
+    level: str = "nominal",
+    values: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> float | None:
     """Mean over pairable units of the share of agreeing coder pairs (weighted if ordinal)."""
+    units = _weights(counts, weights)
     m = counts.sum(axis=1)
-    pairable = counts[m >= 2]
+    pairable, units = counts[m >= 2], units[m >= 2]
     if not len(pairable):
         return None
     w = np.eye(counts.shape[1]) if values is None else agreement_weights(level, values)
     mp = pairable.sum(axis=1)
     weighted = pairable if level == "nominal" or values is None else pairable @ w
     agree = (weighted * pairable).sum(axis=1) - mp
-    return float((agree / (mp * (mp - 1.0))).mean())
+    return float(units @ (agree / (mp * (mp - 1.0))) / units.sum())
 
 
-def gwet_ac(counts: np.ndarray, level: str, values: np.ndarray) -> float | None:
+def gwet_ac(
+    counts: np.ndarray, level: str, values: np.ndarray, weights: np.ndarray | None = None
+) -> float | None:
     """Gwet's AC1 (nominal, identity weights) or AC2 (quadratic weights), Gwet (2014)."""
+    units = _weights(counts, weights)
     r = counts.sum(axis=1)
-    rated = counts[r > 0]
+    rated, units = counts[r > 0], units[r > 0]
     r = r[r > 0]
     q = counts.shape[1]
     two = r >= 2
@@ -307,8 +423,9 @@ def gwet_ac(counts: np.ndarray, level: str, values: np.ndarray) -> float | None:
         return None
     w = agreement_weights(level, values)
     weighted = rated if level == "nominal" else rated @ w.T  # identity weights: no product
-    p_a = float(((rated * (weighted - 1.0)).sum(axis=1)[two] / (r[two] * (r[two] - 1.0))).mean())
-    pi = (rated / r[:, None]).mean(axis=0)
+    p_unit = (rated * (weighted - 1.0)).sum(axis=1)[two] / (r[two] * (r[two] - 1.0))
+    p_a = float(units[two] @ p_unit / units[two].sum())
+    pi = units @ (rated / r[:, None]) / units.sum()
     p_e = float(w.sum() * (pi * (1.0 - pi)).sum() / (q * (q - 1.0)))
     if p_e >= 1.0 - 1e-12:
         return None
@@ -317,12 +434,29 @@ def gwet_ac(counts: np.ndarray, level: str, values: np.ndarray) -> float | None:
 
 def _categories(answers: np.ndarray, scale: Sequence[float] | None) -> np.ndarray:
     """The declared scale plus any value outside it (sorting only those, if any)."""
+    return categories_codes(answers, scale)[0]
+
+
+def categories_codes(
+    answers: np.ndarray, scale: Sequence[float] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The categories (``_categories``) and each answer's index among them."""
     if scale is None or not len(scale):
-        return np.unique(answers)
+        values, codes = np.unique(answers, return_inverse=True)
+        return values, codes.reshape(-1)
     scale = np.asarray(scale, dtype=float)
-    at = np.searchsorted(scale, answers).clip(max=len(scale) - 1)
-    outside = answers[scale[at] != answers]
-    return np.union1d(scale, outside) if len(outside) else scale
+    if len(scale) > 1 and np.all(np.diff(scale) == 1.0):
+        # Consecutive integers (the usual scale): the code is the offset, no search.
+        offset = answers - scale[0]
+        at = offset.astype(np.int64)
+        if np.all((at == offset) & (at >= 0) & (at < len(scale))):
+            return scale, at
+    at = np.searchsorted(scale, answers)
+    inside = scale[np.minimum(at, len(scale) - 1)] == answers
+    if inside.all():
+        return scale, at
+    values = np.union1d(scale, answers[~inside])
+    return values, np.searchsorted(values, answers)
 
 
 def alpha_long(
@@ -334,13 +468,11 @@ def alpha_long(
     scale: Sequence[float] | None = None,
 ) -> float | None:
     """Krippendorff's alpha alone from (unit, value) pairs."""
-    values = _categories(answers, scale)
+    values, codes = categories_codes(answers, scale)
     if len(values) == 0:
         return None
-    k = len(values)
-    codes = np.searchsorted(values, answers)
-    counts = np.bincount(units * k + codes, minlength=n_units * k).reshape(n_units, k)
-    return alpha_from_counts(counts.astype(float), level, values)
+    counts, weights = count_patterns(units, codes, n_units, len(values))
+    return alpha_from_counts(counts, level, values, weights)
 
 
 def reliability(
@@ -393,26 +525,30 @@ def reliability_long(
     scale: Sequence[float] | None = None,
     bootstrap: int = 1000,
     seed: int = 0,
+    tables: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict:
-    """Every coefficient from (unit, coder, value) triples, with the counts they rest on."""
-    values = _categories(answers, scale)
+    """Every coefficient from (unit, coder, value) triples, with the counts they rest on.
+
+    ``tables``: the coders' ``joint_tables`` over these categories, when already computed.
+    """
+    values, codes = categories_codes(answers, scale)
     result = empty_figures(level, annotations=len(answers))
     if len(values) == 0:
         return result
     k = len(values)
-    codes = np.searchsorted(values, answers)
-    counts = np.bincount(units * k + codes, minlength=n_units * k).reshape(n_units, k)
-    counts = counts.astype(float)
-    result["items"] = int((counts.sum(axis=1) >= 2).sum())
-    result["krippendorff_alpha"] = alpha_from_counts(counts, level, values)
+    counts, weights = count_patterns(units, codes, n_units, k)
+    result["items"] = int(weights[counts.sum(axis=1) >= 2].sum())
+    result["krippendorff_alpha"] = alpha_from_counts(counts, level, values, weights)
     if result["krippendorff_alpha"] is not None and bootstrap:
-        result["alpha_ci"] = alpha_bootstrap_ci(counts, level, values, samples=bootstrap, seed=seed)
-    result["fleiss_kappa"] = fleiss_kappa(counts)  # categories taken as nominal
+        result["alpha_ci"] = alpha_bootstrap_ci(
+            counts, level, values, samples=bootstrap, seed=seed, weights=weights
+        )
+    result["fleiss_kappa"] = fleiss_kappa(counts, weights)  # categories taken as nominal
     result["cohen_kappa"], _ = cohen_kappa_long(
-        units, coders, codes, n_coders=n_coders, level=level, values=values
+        units, coders, codes, n_coders=n_coders, level=level, values=values, tables=tables
     )
-    result["gwet_ac"] = gwet_ac(counts, level, values)
-    result["percent_agreement"] = percent_agreement(counts, level, values)
+    result["gwet_ac"] = gwet_ac(counts, level, values, weights)
+    result["percent_agreement"] = percent_agreement(counts, level, values, weights)
     return result
 
 

@@ -195,3 +195,75 @@ def test_text_similarity():
     assert metrics.text_unit_agreement(["x"]) is None
     assert metrics.masi_distance({"a"}, {"a"}) == 0.0
     assert metrics.masi_distance({"a"}, {"a", "b"}) == pytest.approx(1 - 0.5 * 2 / 3)
+
+
+def _long_answers(rng, *, units, coders, k, per_unit):
+    """(unit, coder, code) triples: ``per_unit`` distinct coders per unit, sorted by unit."""
+    picked = np.argsort(rng.random((units, coders)), axis=1)[:, :per_unit]
+    unit = np.repeat(np.arange(units), per_unit)
+    coder = np.sort(picked, axis=1).ravel()
+    code = rng.integers(0, k, size=len(unit))
+    keep = rng.random(len(unit)) > 0.2  # some answers missing
+    return unit[keep], coder[keep], code[keep]
+
+
+@pytest.mark.parametrize("per_unit", [3, 20])  # few answers per unit, and more than 16
+def test_joint_tables_count_every_pair_of_answers(per_unit):
+    rng = np.random.default_rng(9)
+    coders, k = 25, 3
+    units, coder, code = _long_answers(rng, units=200, coders=coders, k=k, per_unit=per_unit)
+    expected = {}
+    for u in np.unique(units):
+        at = np.flatnonzero(units == u)
+        for i in at:
+            for j in at:
+                if coder[i] < coder[j]:
+                    table = expected.setdefault(coder[i] * coders + coder[j], np.zeros((k, k)))
+                    table[code[i], code[j]] += 1
+    pairs, joint = metrics.joint_tables(units, coder, code, n_coders=coders, k=k)
+    assert sorted(pairs.tolist()) == sorted(expected)
+    for pair, table in zip(pairs, joint, strict=True):
+        assert np.array_equal(table, expected[pair])
+
+
+@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval"])
+def test_coefficients_over_count_patterns_match_the_full_count_matrix(level):
+    rng = np.random.default_rng(10)
+    for _ in range(30):
+        k = int(rng.integers(2, 6))
+        per_unit = int(rng.integers(2, 5))
+        units, coder, code = _long_answers(rng, units=300, coders=6, k=k, per_unit=per_unit)
+        values = np.arange(1, k + 1, dtype=float)
+        answers = values[code]
+        counts = np.bincount(units * k + code, minlength=300 * k).reshape(300, k).astype(float)
+        result = metrics.reliability_long(
+            units, coder, answers, n_units=300, n_coders=6, level=level, scale=values
+        )
+        rows, weights = metrics.count_patterns(units, code, 300, k)
+        assert len(rows) < 300
+        assert weights.sum() == (counts.sum(axis=1) > 0).sum()
+        assert result["items"] == (counts.sum(axis=1) >= 2).sum()
+        expected = {
+            "krippendorff_alpha": metrics.alpha_from_counts(counts, level, values),
+            "fleiss_kappa": metrics.fleiss_kappa(counts),
+            "gwet_ac": metrics.gwet_ac(counts, level, values),
+            "percent_agreement": metrics.percent_agreement(counts, level, values),
+            "alpha_ci": metrics.alpha_bootstrap_ci(counts, level, values, samples=200),
+        }
+        result["alpha_ci"] = metrics.alpha_bootstrap_ci(
+            rows, level, values, samples=200, weights=weights
+        )
+        for name, value in expected.items():
+            if value is None:
+                assert result[name] is None, name
+            else:
+                assert result[name] == pytest.approx(value, abs=1e-12), name
+
+
+def test_categories_include_answers_off_the_scale():
+    values, codes = metrics.categories_codes(np.array([1.0, 3.0, 7.0, 2.0]), [1, 2, 3])
+    assert values.tolist() == [1.0, 2.0, 3.0, 7.0]
+    assert codes.tolist() == [0, 2, 3, 1]
+    values, codes = metrics.categories_codes(np.array([-1.0, 0.0, 1.0]), [-1, 0, 1])
+    assert values.tolist() == [-1.0, 0.0, 1.0]
+    assert codes.tolist() == [0, 1, 2]

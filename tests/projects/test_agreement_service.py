@@ -5,10 +5,11 @@ from __future__ import annotations
 import krippendorff
 import numpy as np
 import pytest
+from django.db.models import Count
 
 from projects.agreement.scheduling import agreement_refresh_later
 from projects.agreement.services import agreement_snapshot_create, quality_score
-from projects.models import AgreementSnapshot, Assignment, Task
+from projects.models import AgreementSnapshot, Annotation, Assignment, Task
 from tests.conftest import wait_for
 from tests.projects.factories import AnnotationFactory, TaskFactory, UserFactory
 
@@ -268,3 +269,163 @@ def test_text_multilabel_ranking_and_interval_questions(db):
     assert x2["score"] == 2.0
     assert x1["note"] == "the cat sat"
     assert x2["note"] == "fine"
+
+
+NUMERIC_QUESTIONS = [
+    {"name": "topic", "type": "label", "options": ["writing", "coding", "other"]},
+    {"name": "quality", "type": "rating", "min": 1, "max": 5},
+    {"name": "better", "type": "preference", "strength": True},
+    {"name": "flags", "type": "multilabel", "options": ["unsafe", "wrong", "long"]},
+]
+
+
+@pytest.fixture
+def numeric_project(db):
+    """Numeric questions only, 1 to 4 answers per task, some questions left unanswered."""
+    from tests.projects.factories import ProjectFactory
+
+    project = ProjectFactory(questions=[dict(q) for q in NUMERIC_QUESTIONS])
+    people = [UserFactory(username=f"n{i}") for i in range(4)]
+    rng = np.random.default_rng(11)
+    for n in range(40):
+        task = TaskFactory(project=project, external_id=f"n{n}", state=Task.State.COMPLETE)
+        for person in rng.permutation(people)[: int(rng.integers(1, 5))]:
+            strength = int(rng.integers(0, 4))
+            values = {
+                "topic": str(rng.choice(["writing", "coding", "other"])),
+                "quality": int(rng.integers(1, 6)),
+                "better": {"choice": "tie", "strength": 0}
+                if strength == 0
+                else {"choice": str(rng.choice(["A", "B"])), "strength": strength},
+                "flags": [o for o in ["unsafe", "wrong", "long"] if rng.random() < 0.4],
+            }
+            for name in list(values):
+                if rng.random() < 0.1:
+                    del values[name]
+            AnnotationFactory(task=task, annotator=person, values=values)
+    return project
+
+
+def test_binary_and_csv_loads_read_the_same_answers(numeric_project):
+    from projects.agreement import services
+
+    exprs, params = [], []
+    for question in numeric_project.questions:
+        sql, p = services._select_sql(question)
+        exprs.append(sql)
+        params.extend(p)
+    binary = services._load_numeric(numeric_project, exprs, params)
+    csv = services._load_csv(numeric_project, exprs, params, [True] * len(exprs))
+    order = np.lexsort((csv[1], csv[0]))
+    assert len(binary[0]) == Annotation.objects.filter(project=numeric_project).count()
+    for ours, theirs in zip(binary, csv, strict=True):
+        np.testing.assert_array_equal(ours, theirs[order])
+    assert np.isnan(binary[3]).any()  # unanswered questions come back as NaN
+
+
+def test_multilabel_consensus_is_the_majority_per_option(numeric_project):
+    agreement_snapshot_create(project_id=numeric_project.id)
+    options = ["unsafe", "wrong", "long"]
+    for task in Task.objects.filter(project=numeric_project).prefetch_related("annotations"):
+        answers = [a.values["flags"] for a in task.annotations.all() if "flags" in a.values]
+        if not answers:
+            assert task.consensus["flags"] is None
+            continue
+        chosen = {o: sum(o in a for a in answers) for o in options}
+        assert task.consensus["flags"] == [o for o in options if 2 * chosen[o] > len(answers)]
+        tied = any(2 * c == len(answers) for c in chosen.values())
+        assert ("flags" in task.consensus.get("_ties", [])) == tied
+
+
+def test_recomputing_rewrites_only_the_tasks_that_change(numeric_project):
+    from django.db import connection
+
+    def versions():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, xmin::text, agreement, consensus::text, state FROM projects_task"
+                " WHERE project_id = %s",
+                [numeric_project.id],
+            )
+            return {row[0]: row[1:] for row in cursor.fetchall()}
+
+    agreement_snapshot_create(project_id=numeric_project.id)
+    first = versions()
+    agreement_snapshot_create(project_id=numeric_project.id)
+    assert versions() == first  # the same row versions: nothing was rewritten
+    # A task with one answer: its consensus is that answer, so changing it changes the task.
+    lone = Task.objects.filter(project=numeric_project).annotate(n=Count("annotations"))
+    annotation = Annotation.objects.filter(task=lone.filter(n=1).first()).get()
+    quality = annotation.values.get("quality", 5) % 5 + 1
+    annotation.values = {**annotation.values, "quality": quality}
+    annotation.save()
+    agreement_snapshot_create(project_id=numeric_project.id)
+    second = versions()
+    rewritten = {t for t in first if first[t][0] != second[t][0]}
+    changed = {t for t in first if first[t][1:] != second[t][1:]}
+    assert annotation.task_id in rewritten
+    assert rewritten == changed
+
+
+def test_a_failure_after_the_write_started_leaves_tasks_and_snapshots_untouched(
+    numeric_project, monkeypatch
+):
+    from projects.agreement import services
+
+    def broken(prep, bootstrap):
+        raise RuntimeError("coefficients failed")
+
+    monkeypatch.setattr(services, "_body", broken)
+    with pytest.raises(RuntimeError, match="coefficients failed"):
+        agreement_snapshot_create(project_id=numeric_project.id)
+    assert not AgreementSnapshot.objects.filter(project=numeric_project).exists()
+    assert not Task.objects.filter(project=numeric_project, consensus__isnull=False).exists()
+    # The connection is still usable: the next recomputation works.
+    monkeypatch.undo()
+    agreement_snapshot_create(project_id=numeric_project.id)
+    assert not Task.objects.filter(project=numeric_project, consensus__isnull=True).exists()
+
+
+def test_text_answers_that_correct_different_turns_do_not_agree(db):
+    from tests.projects.factories import ProjectFactory
+
+    project = ProjectFactory(questions=[{"name": "reply", "type": "text", "title": "Reply"}])
+    messages = [
+        {"role": "user", "content": "Capital of Australia?"},
+        {"role": "assistant", "content": "Sydney."},
+        {"role": "user", "content": "Population?"},
+        {"role": "assistant", "content": "About 5 million."},
+    ]
+    people = [UserFactory(username=f"t{i}") for i in range(3)]
+    same_turn = TaskFactory(project=project, external_id="same", data={"messages": messages})
+    mixed = TaskFactory(
+        project=project, external_id="mixed", data={"messages": messages, "meta": {"case": 2}}
+    )
+    for person, value in zip(
+        people,
+        [
+            {"text": "The capital is Canberra.", "turn": 1},
+            {"text": "The capital is Canberra.", "turn": 1},
+            {"text": "Canberra, not Sydney.", "turn": 1},
+        ],
+        strict=True,
+    ):
+        AnnotationFactory(task=same_turn, annotator=person, values={"reply": value})
+    for person, value in zip(
+        people,
+        [
+            {"text": "The capital is Canberra.", "turn": 1},
+            {"text": "The capital is Canberra.", "turn": 3},
+            "The capital is Canberra.",
+        ],
+        strict=True,
+    ):
+        AnnotationFactory(task=mixed, annotator=person, values={"reply": value})
+    agreement_snapshot_create(project_id=project.id)
+    same_turn.refresh_from_db()
+    mixed.refresh_from_db()
+    # Identical texts for the same turn agree fully; the third shares one token of four.
+    assert same_turn.consensus["reply"] == {"text": "The capital is Canberra.", "turn": 1}
+    assert 0.3 < same_turn.agreement < 1
+    # The same words aimed at three different turns are three different answers.
+    assert mixed.agreement == 0
