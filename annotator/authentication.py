@@ -7,6 +7,8 @@ because every labeling call pays for it.
 
 from __future__ import annotations
 
+from functools import cache
+
 from django.contrib.auth import get_user_model
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
@@ -14,20 +16,25 @@ from rest_framework.authtoken.models import Token
 from projects import rows
 
 
+@cache
+def _token_sql() -> str:
+    # Built once: the user model is only known once the apps are loaded.
+    User = get_user_model()
+    return (
+        f"SELECT tk.created, {rows.columns(User, 'u')} FROM authtoken_token tk "
+        f"JOIN {User._meta.db_table} u ON u.{User._meta.pk.column} = tk.user_id "
+        "WHERE tk.key = %s"
+    )
+
+
 class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key: str):
-        User = get_user_model()
-        sql = (
-            f"SELECT tk.created, {rows.columns(User, 'u')} FROM authtoken_token tk "
-            f"JOIN {User._meta.db_table} u ON u.{User._meta.pk.column} = tk.user_id "
-            "WHERE tk.key = %s"
-        )
         with rows.prepared_cursor() as cursor:
-            cursor.execute(sql, [key])
+            cursor.execute(_token_sql(), [key])
             row = cursor.fetchone()
         if row is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        user = rows.instance(User, row, 1)
+        user = rows.instance(get_user_model(), row, 1)
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         token = Token(key=key, user_id=user.pk, created=row[0])

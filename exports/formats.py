@@ -91,13 +91,29 @@ def _system(data: dict) -> str | None:
     return system if isinstance(system, str) and system.strip() else None
 
 
+def _turn(m: Any) -> dict | None:
+    """One message as ``{role, content}``, or None when it is not a usable turn."""
+    if isinstance(m, dict) and isinstance(m.get("content"), str) and m.get("role"):
+        return {"role": m["role"], "content": m["content"]}
+    return None
+
+
+def _turns(data: dict) -> list[tuple[int, dict]]:
+    """The task's usable turns as ``(index in data.messages, {role, content})``."""
+    turns = ((index, _turn(m)) for index, m in enumerate(data.get("messages") or []))
+    return [(index, m) for index, m in turns if m is not None]
+
+
+def _with_system(data: dict, messages: list[dict]) -> list[dict]:
+    system = _system(data)
+    if system and messages and messages[0]["role"] != "system":
+        messages.insert(0, {"role": "system", "content": system})
+    return messages
+
+
 def _conversation(data: dict) -> list[dict]:
     """The task's conversation, without a trailing assistant turn (the one being answered)."""
-    messages = [
-        {"role": m["role"], "content": m["content"]}
-        for m in data.get("messages") or []
-        if isinstance(m, dict) and isinstance(m.get("content"), str) and m.get("role")
-    ]
+    messages = [m for _, m in _turns(data)]
     if messages and messages[-1]["role"] == "assistant":
         messages = messages[:-1]
     return messages
@@ -107,10 +123,7 @@ def _prompt_messages(data: dict) -> list[dict]:
     messages = _conversation(data)
     if not messages:
         messages = [{"role": "user", "content": prompt_text(data)}]
-    system = _system(data)
-    if system and messages[0]["role"] != "system":
-        messages.insert(0, {"role": "system", "content": system})
-    return messages
+    return _with_system(data, messages)
 
 
 def target_text(task: dict, ctx: Context) -> tuple[str, str, int | None] | None:
@@ -136,19 +149,10 @@ def _corrected_conversation(data: dict, turn: int, text: str) -> list[dict]:
     """The whole conversation, with assistant turn ``turn`` replaced by ``text``."""
     messages = []
     for index, m in enumerate(data.get("messages") or []):
-        if index == turn:
-            messages.append({"role": "assistant", "content": text})
-        elif isinstance(m, dict) and isinstance(m.get("content"), str) and m.get("role"):
-            messages.append({"role": m["role"], "content": m["content"]})
-    system = _system(data)
-    if system and messages and messages[0]["role"] != "system":
-        messages.insert(0, {"role": "system", "content": system})
-    return messages
-
-
-def _turns_before(data: dict, turn: int) -> list[dict]:
-    before = (data.get("messages") or [])[:turn]
-    return [m for m in before if isinstance(m, dict) and isinstance(m.get("content"), str)]
+        m = {"role": "assistant", "content": text} if index == turn else _turn(m)
+        if m is not None:
+            messages.append(m)
+    return _with_system(data, messages)
 
 
 def _metadata(task: dict, ctx: Context, source: str, **extra: Any) -> dict:
@@ -187,8 +191,11 @@ def alpaca_lines(task: dict, ctx: Context) -> Iterator[dict]:
     turn = target[2]
     if not instruction:
         # A conversation task: the user turn before the answered one is the instruction.
-        turns = _conversation(data) if turn is None else _turns_before(data, turn)
-        users = [m["content"] for m in turns if m.get("role") == "user"]
+        if turn is None:
+            turns = _conversation(data)
+        else:
+            turns = [m for index, m in _turns(data) if index < turn]
+        users = [m["content"] for m in turns if m["role"] == "user"]
         instruction = users[-1] if users else ""
     if not instruction.strip():
         return

@@ -76,8 +76,8 @@ _CANDIDATE_PEEK_SQL = _CANDIDATE_SQL.replace("FOR UPDATE OF t SKIP LOCKED", "")
 # Run after the task lock is held: the lease is written only if the task
 # still has room. A new statement sees every assignment committed before the
 # lock was granted, which the candidate query's older snapshot may have missed.
-_LEASE_SQL = """
-  WITH fresh AS (
+_LEASE_INSERT_SQL = """
+WITH fresh AS (
   SELECT t.id FROM projects_task t
   WHERE t.id = %(task)s
     AND %%NOTDONE%%
@@ -95,7 +95,7 @@ ON CONFLICT (task_id, annotator_id) DO UPDATE
 RETURNING *
 """.replace("%%NOTDONE%%", _NOT_DONE_BY_USER)
 # The lease comes back with its task, so the caller needs no second query.
-_LEASE_SQL = f"""WITH a AS ({_LEASE_SQL})
+_LEASE_SQL = f"""WITH a AS ({_LEASE_INSERT_SQL})
 SELECT {rows.columns(Assignment, "a")}, {rows.columns(Task, "t")}
 FROM a JOIN projects_task t ON t.id = a.task_id"""
 
