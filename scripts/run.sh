@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/services.sh start
 PORT=${PORT:-8000}
+export DATABASE_URL=${DATABASE_URL:-postgres://quorum:quorum@127.0.0.1:${QUORUM_PG_PORT:-55432}/quorum}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:${QUORUM_REDIS_PORT:-56379}/0}
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py load_demo
 mkdir -p .run

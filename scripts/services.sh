@@ -68,7 +68,8 @@ CONF
   if as_pg "'$PG_BIN/pg_ctl' -D '$PG_DATA' status" >/dev/null 2>&1; then
     :
   else
-    as_pg "'$PG_BIN/pg_ctl' -D '$PG_DATA' -l '$PG_DATA/server.log' -w -t 60 start" >/dev/null
+    # The port is given here too, so QUORUM_PG_PORT holds for a data folder made earlier.
+    as_pg "'$PG_BIN/pg_ctl' -D '$PG_DATA' -l '$PG_DATA/server.log' -o '-p $PG_PORT' -w -t 60 start" >/dev/null
   fi
   local psql="'$PG_BIN/psql' -h 127.0.0.1 -p $PG_PORT -U postgres -v ON_ERROR_STOP=1 -qtA"
   if [ "$(as_pg "$psql -c \"select 1 from pg_roles where rolname='quorum'\"")" != "1" ]; then
