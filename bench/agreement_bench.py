@@ -12,7 +12,8 @@ snapshot), the CPU time this process spent (wall time minus waiting for
 PostgreSQL and for other processes on a shared machine), the time per phase
 (they overlap: PostgreSQL runs the per-task write while the coefficients are
 computed), and the peak resident memory of the process during it. Run 1
-after --regenerate is the first recomputation, which writes every task.
+after --regenerate or --forget is the first recomputation, which writes every
+task's result.
 """
 
 from __future__ import annotations
@@ -65,6 +66,11 @@ def _generate(n_tasks: int, answers: int):
         # Bulk SQL first: Django's cascade would load a million rows to delete them.
         with connection.cursor() as cur:
             cur.execute("DELETE FROM projects_annotation WHERE project_id = ANY(%s)", [old])
+            cur.execute(
+                "DELETE FROM projects_taskagreement m USING projects_task t"
+                " WHERE m.task_id = t.id AND t.project_id = ANY(%s)",
+                [old],
+            )
             cur.execute("DELETE FROM projects_task WHERE project_id = ANY(%s)", [old])
     Project.objects.filter(slug=SLUG).delete()
     users = [User.objects.get_or_create(username=f"bench-annotator-{i}")[0] for i in range(POOL)]
@@ -137,6 +143,25 @@ def _generate(n_tasks: int, answers: int):
     return project
 
 
+def _forget(project) -> None:
+    """Back to the state right after generation: no per-task results, no disputes."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(
+            "DELETE FROM projects_taskagreement m USING projects_task t"
+            " WHERE m.task_id = t.id AND t.project_id = %s",
+            [project.id],
+        )
+        cur.execute(
+            "UPDATE projects_task SET state = 'complete' WHERE project_id = %s"
+            " AND state = 'disputed'",
+            [project.id],
+        )
+        cur.execute("VACUUM ANALYZE projects_taskagreement")
+        cur.execute("VACUUM ANALYZE projects_task")
+
+
 class PeakRSS:
     """Samples the process's resident memory every 10 ms in a thread."""
 
@@ -169,6 +194,12 @@ def main() -> None:
     parser.add_argument("--answers", type=int, default=3)
     parser.add_argument("--regenerate", action="store_true")
     parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument(
+        "--forget",
+        action="store_true",
+        help="drop the computed per-task results first, so that run 1 is a first computation"
+        " without regenerating the answers",
+    )
     args = parser.parse_args()
 
     url = _bench_database_url()
@@ -194,6 +225,8 @@ def main() -> None:
         started = time.perf_counter()
         project = _generate(args.tasks, args.answers)
         print(f"generated {expected:,} annotations in {time.perf_counter() - started:.1f} s")
+    elif args.forget:
+        _forget(project)
     n = Annotation.objects.filter(project=project).count()
     tasks = project.tasks.count()
     print(f"{n:,} annotations on {tasks:,} tasks, {POOL} annotators, {len(QUESTIONS)} questions")

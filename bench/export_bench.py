@@ -70,17 +70,23 @@ def build_database(url: str, sizes: list[int]) -> dict[int, int]:
             ).fetchone()[0]
             conn.execute(
                 "INSERT INTO projects_task (project_id, external_id, data, content_hash, is_gold,"
-                " state, annotation_count, agreement, consensus, created_at)"
+                " state, annotation_count, created_at)"
                 " SELECT %s, 'b' || g, jsonb_build_object("
                 "  'instruction', 'Rewrite the following paragraph so that a ten-year-old understands it (' || g || ').',"  # noqa: E501
                 "  'input', repeat('The mitochondria is the powerhouse of the cell. ', 3),"
                 "  'responses', jsonb_build_array('A plain rewrite number ' || g || '.', 'A worse rewrite ' || g || '.'),"  # noqa: E501
                 "  'reference', 'Reference rewrite ' || g || '.'),"
-                " md5(%s || ':' || g), (g %% 50 = 0), 'complete', 3, (g %% 100) / 100.0,"
-                " jsonb_build_object('answer', 'Cells have tiny engines, rewrite ' || g || '.',"
-                "  'better', 'A', 'quality', 4, '_ties', '[]'::jsonb), now()"
+                " md5(%s || ':' || g), (g %% 50 = 0), 'complete', 3, now()"
                 " FROM generate_series(1, %s) g",
                 [pid, str(pid), tasks],
+            )
+            conn.execute(
+                "INSERT INTO projects_taskagreement (task_id, agreement, consensus)"
+                " SELECT t.id, (t.id %% 100) / 100.0,"
+                " jsonb_build_object('answer', 'Cells have tiny engines, rewrite ' || t.id || '.',"
+                "  'better', 'A', 'quality', 4, '_ties', '[]'::jsonb)"
+                " FROM projects_task t WHERE t.project_id = %s",
+                [pid],
             )
             conn.execute(
                 "INSERT INTO projects_annotation (project_id, task_id, annotator_id, values,"

@@ -245,7 +245,7 @@ ANNOTATION_FIELDS = (
     "created_at", "updated_at",
 )  # fmt: skip
 TASK_SELECT = (
-    "t.id, t.external_id, t.data, t.is_gold, t.gold, t.state, t.agreement, t.consensus, r.values"
+    "t.id, t.external_id, t.data, t.is_gold, t.gold, t.state, m.agreement, m.consensus, r.values"
 )
 
 
@@ -262,6 +262,7 @@ def export_query(
     ann_where, ann_params = "a.task_id = t.id", []
     frm = (
         " FROM projects_task t LEFT JOIN projects_resolution r ON r.task_id = t.id"
+        " LEFT JOIN projects_taskagreement m ON m.task_id = t.id"
         " WHERE t.project_id = %s"
     )
     if filters["reviewed_only"]:
@@ -274,7 +275,7 @@ def export_query(
             )
     if filters["min_agreement"] is not None:
         # A reviewer's resolution settles a task whatever its agreement was.
-        frm += " AND (r.id IS NOT NULL OR t.agreement >= %s)"
+        frm += " AND (r.id IS NOT NULL OR m.agreement >= %s)"
         params.append(filters["min_agreement"])
     if filters["min_annotator_quality"] is not None:
         bar = filters["min_annotator_quality"]

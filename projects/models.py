@@ -78,6 +78,14 @@ class Membership(models.Model):
         return f"{self.user} ({self.role}) in {self.project}"
 
 
+class TaskQuerySet(models.QuerySet):
+    def with_agreement(self) -> TaskQuerySet:
+        """Each task with ``agreement`` and ``consensus`` from its TaskAgreement row, or None."""
+        return self.annotate(
+            agreement=models.F("measured__agreement"), consensus=models.F("measured__consensus")
+        )
+
+
 class Task(models.Model):
     class State(models.TextChoices):
         OPEN = "open", "Open"
@@ -97,9 +105,9 @@ class Task(models.Model):
     gold = models.JSONField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
     annotation_count = models.PositiveIntegerField(default=0)
-    agreement = models.FloatField(null=True, blank=True)
-    consensus = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TaskQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -127,6 +135,31 @@ class Task(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project_id}:{self.external_id}"
+
+
+class TaskAgreement(models.Model):
+    """A task's agreement and consensus from the latest recomputation.
+
+    Kept apart from Task so that a recomputation rewrites narrow rows with one
+    index instead of every wide task row and its four indexes (see
+    docs/agreement.md); only a change of state (complete <-> disputed) touches
+    the task itself. No foreign key constraint in the database: checking it
+    costs a quarter of a first recomputation, and the rows are derived data
+    that Django's cascade deletes with their task.
+    """
+
+    task = models.OneToOneField(
+        Task,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="measured",
+        db_constraint=False,
+    )
+    agreement = models.FloatField(null=True, blank=True)
+    consensus = models.JSONField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"agreement of task {self.task_id}"
 
 
 class Assignment(models.Model):

@@ -156,7 +156,7 @@ def tasks_filtered(project: Project, params) -> QuerySet[Task]:
     ``state`` (one or comma-separated), ``agreement_min``/``agreement_max``,
     ``external_id``, ``is_gold``. Raises ValueError naming a bad parameter.
     """
-    tasks = project.tasks.all()
+    tasks = project.tasks.with_agreement()
     if state := params.get("state"):
         states = [s for s in state.split(",") if s]
         bad = [s for s in states if s not in Task.State.values]

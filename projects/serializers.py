@@ -62,6 +62,10 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class TaskSerializer(serializers.ModelSerializer):
+    # From the task's TaskAgreement row: querysets come with ``with_agreement()``.
+    agreement = serializers.FloatField(read_only=True, allow_null=True)
+    consensus = serializers.JSONField(read_only=True, allow_null=True)
+
     class Meta:
         model = Task
         fields = [

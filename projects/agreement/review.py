@@ -15,8 +15,9 @@ def review_queue(*, project: Project) -> QuerySet[Task]:
     """Disputed tasks, lowest agreement first."""
     return (
         Task.objects.filter(project=project, state=Task.State.DISPUTED)
+        .with_agreement()
         .order_by("agreement", "id")
-        .only("id", "external_id", "agreement", "annotation_count", "data", "state")
+        .only("id", "external_id", "annotation_count", "data", "state")
     )
 
 

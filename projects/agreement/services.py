@@ -4,8 +4,8 @@ per task, quality per annotator, written in a handful of queries.
 Answers are loaded with one query (one column per question, extracted by
 PostgreSQL), turned into long NumPy arrays (unit, coder, value) per question,
 and every figure is computed from those arrays. Per-task results go back
-through two temporary tables (COPY) and one ``UPDATE``, which PostgreSQL runs
-while the coefficients are computed here.
+through two temporary tables (COPY) into the narrow TaskAgreement table, which
+PostgreSQL writes while the coefficients are computed here.
 """
 
 from __future__ import annotations
@@ -27,7 +27,14 @@ from django.utils import timezone
 
 from projects.agreement import metrics
 from projects.agreement.dawid_skene import dawid_skene
-from projects.models import AgreementSnapshot, Annotation, Assignment, Project, Task
+from projects.models import (
+    AgreementSnapshot,
+    Annotation,
+    Assignment,
+    Project,
+    Task,
+    TaskAgreement,
+)
 from projects.schema import answer_text, preference_score, question_level
 
 BOOTSTRAP_SAMPLES = 1000
@@ -1233,8 +1240,9 @@ class _TasksWrite:
     """Agreement, consensus and state of every task, written while the caller computes.
 
     The rows go into two temporary tables by COPY: the distinct consensus
-    documents, and per task its agreement and document number. One ``UPDATE``
-    then applies them, skipping tasks whose values and state would not change.
+    documents, and per task its agreement and document number. One upsert into
+    TaskAgreement then applies them, skipping rows whose values would not
+    change, and the tasks that cross the threshold change state.
     It runs in a thread on the same connection, so it belongs to the caller's
     transaction; the caller must not use the connection until ``wait()``.
     """
@@ -1263,34 +1271,47 @@ class _TasksWrite:
         ) as copy:
             copy.write(rows)
         del rows
-        # Statistics so that the planner hashes the small documents table (the
-        # size of the other it estimates from its pages); no JIT, whose
+        # Statistics so that the planner hashes the small documents table and
+        # sees how few tasks fall below the threshold; no JIT, whose
         # compilation costs more than it saves here.
-        cursor.execute("ANALYZE agreement_docs; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
+        cursor.execute(
+            "ANALYZE agreement_docs, agreement_tasks;"
+            " SET LOCAL jit = off; SET LOCAL work_mem = '64MB'"
+        )
         threshold = float(project.agreement_threshold)
-        self._sql = f"""
-            UPDATE {Task._meta.db_table} AS t
-               SET agreement = v.agreement,
-                   consensus = v.consensus,
-                   state = CASE
-                       WHEN t.state = 'complete' AND v.agreement < %(threshold)s THEN 'disputed'
-                       WHEN t.state = 'disputed' AND v.agreement >= %(threshold)s THEN 'complete'
-                       ELSE t.state END
-              FROM (SELECT r.id, nullif(r.agreement, 'NaN'::float8) AS agreement, d.consensus
-                      FROM agreement_tasks AS r JOIN agreement_docs AS d ON d.code = r.code) AS v
-             WHERE t.id = v.id AND t.project_id = %(project)s
-               AND (t.agreement IS DISTINCT FROM v.agreement
-                    OR t.consensus IS DISTINCT FROM v.consensus
-                    OR (t.state = 'complete' AND v.agreement < %(threshold)s)
-                    OR (t.state = 'disputed' AND v.agreement >= %(threshold)s))
+        # Tasks crossing the threshold change state; that is the only write to
+        # the wide task rows. NaN (no agreement) sorts above every number in
+        # PostgreSQL, hence the nullif.
+        upsert = f"""
+            INSERT INTO {TaskAgreement._meta.db_table} AS a (task_id, agreement, consensus)
+            SELECT r.id, nullif(r.agreement, 'NaN'::float8), d.consensus
+              FROM agreement_tasks AS r JOIN agreement_docs AS d ON d.code = r.code
+            ON CONFLICT (task_id) DO UPDATE
+               SET agreement = excluded.agreement, consensus = excluded.consensus
+             WHERE a.agreement IS DISTINCT FROM excluded.agreement
+                OR a.consensus IS DISTINCT FROM excluded.consensus
         """
+        disputed = f"""
+            UPDATE {Task._meta.db_table} AS t SET state = 'disputed'
+              FROM agreement_tasks AS r
+             WHERE r.agreement < %(threshold)s AND t.id = r.id
+               AND t.project_id = %(project)s AND t.state = 'complete'
+        """
+        settled = f"""
+            UPDATE {Task._meta.db_table} AS t SET state = 'complete'
+              FROM agreement_tasks AS r
+             WHERE t.project_id = %(project)s AND t.state = 'disputed' AND t.id = r.id
+               AND nullif(r.agreement, 'NaN'::float8) >= %(threshold)s
+        """
+        self._statements = [upsert, disputed, settled]
         self._params = {"threshold": threshold, "project": project.id}
         self._thread = threading.Thread(target=self._run, name="agreement-write", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         try:
-            self.cursor.execute(self._sql, self._params)
+            for sql in self._statements:
+                self.cursor.execute(sql, self._params)
         except BaseException as exc:  # re-raised by wait() in the caller's thread
             self.error = exc
 

@@ -207,7 +207,7 @@ def _review_context(project, task, *, values=None, errors=None) -> dict:
 
 def _task(project, task_id: int) -> Task:
     return get_object_or_404(
-        Task.objects.select_related("project").prefetch_related("resolution"),
+        Task.objects.with_agreement().select_related("project").prefetch_related("resolution"),
         pk=task_id,
         project=project,
     )

@@ -4,7 +4,7 @@ import hashlib
 
 import pytest
 
-from projects.models import Annotation, Resolution, Task
+from projects.models import Annotation, Resolution, Task, TaskAgreement
 from tests.projects.factories import UserFactory
 
 QUESTIONS = [
@@ -56,11 +56,11 @@ def make_task(
         external_id=f"t{n}",
         data=data,
         content_hash=hashlib.sha256(f"{project.pk}:{n}:{data}".encode()).hexdigest(),
-        consensus=consensus,
-        agreement=agreement,
         is_gold=is_gold,
         state="resolved" if resolution else ("complete" if consensus else "open"),
     )
+    if consensus is not None or agreement is not None:
+        TaskAgreement.objects.create(task=task, agreement=agreement, consensus=consensus)
     for user in annotators:
         Annotation.objects.create(
             project=project,

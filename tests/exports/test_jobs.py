@@ -17,7 +17,7 @@ from django.conf import settings
 
 from exports.models import Export
 from exports.services import export_path, export_run
-from projects.models import Annotation, Task
+from projects.models import Annotation, Task, TaskAgreement
 from tests.conftest import ROOT, _database_url, wait_for
 from tests.exports.conftest import make_task
 from tests.projects.factories import UserFactory
@@ -70,9 +70,11 @@ def test_worker_killed_mid_export_leaves_nothing_ready_and_retry_completes(
             external_id=f"k{n}",
             data={"instruction": f"Do {n}"},
             content_hash=f"k{n}",
-            consensus={"answer": f"Done {n}"},
         )
         for n in range(600)
+    )
+    TaskAgreement.objects.bulk_create(
+        TaskAgreement(task=t, consensus={"answer": f"Done {t.external_id[1:]}"}) for t in tasks
     )
     Annotation.objects.bulk_create(
         Annotation(project=text_project, task=t, annotator=u, values={"answer": "x"})

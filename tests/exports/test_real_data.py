@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from datasets import load_dataset
 
-from projects.models import Annotation, Task
+from projects.models import Annotation, Task, TaskAgreement
 from tests.exports.conftest import build, lines
 from tests.projects.factories import UserFactory
 
@@ -53,6 +53,9 @@ def real_project(text_project):
             data=data,
             content_hash=hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest(),
             state="disputed" if tied else "complete",
+        )
+        TaskAgreement.objects.create(
+            task=task,
             agreement=0.3 if tied else 0.8,
             consensus={
                 "better": top[0][0],

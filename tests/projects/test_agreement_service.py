@@ -9,7 +9,7 @@ from django.db.models import Count
 
 from projects.agreement.scheduling import agreement_refresh_later
 from projects.agreement.services import agreement_snapshot_create, quality_score
-from projects.models import AgreementSnapshot, Annotation, Assignment, Task
+from projects.models import AgreementSnapshot, Annotation, Assignment, Task, TaskAgreement
 from tests.conftest import wait_for
 from tests.projects.factories import AnnotationFactory, TaskFactory, UserFactory
 
@@ -81,7 +81,8 @@ def test_snapshot_matches_reference_and_marks_disputed_tasks(annotated):
         {"value": "other", "count": 3},
     ]
 
-    t1, t3 = Task.objects.get(pk=tasks["t1"].pk), Task.objects.get(pk=tasks["t3"].pk)
+    measured = Task.objects.with_agreement()
+    t1, t3 = measured.get(pk=tasks["t1"].pk), measured.get(pk=tasks["t3"].pk)
     assert t1.consensus["better"] == "A"
     assert t1.consensus["quality"] == 5
     assert t1.consensus["topic"] == "writing"
@@ -108,8 +109,8 @@ def test_snapshot_matches_reference_and_marks_disputed_tasks(annotated):
     project.save()
     Task.objects.filter(pk=tasks["t2"].pk).update(state=Task.State.RESOLVED)
     agreement_snapshot_create(project_id=project.id)
-    assert Task.objects.get(pk=tasks["t3"].pk).state == Task.State.COMPLETE
-    assert Task.objects.get(pk=tasks["t2"].pk).state == Task.State.RESOLVED
+    assert Task.objects.with_agreement().get(pk=tasks["t3"].pk).state == Task.State.COMPLETE
+    assert Task.objects.with_agreement().get(pk=tasks["t2"].pk).state == Task.State.RESOLVED
 
 
 def test_gold_accuracy_counts_against_gold_answers(annotated):
@@ -259,8 +260,8 @@ def test_text_multilabel_ranking_and_interval_questions(db):
         reliability_data=np.array([[8, 6, 7], [2, 3, 1]], float).T, level_of_measurement="interval"
     )
     assert q["score"]["krippendorff_alpha"] == pytest.approx(ref)
-    x1 = Task.objects.get(pk=tasks["x1"].pk).consensus
-    x2 = Task.objects.get(pk=tasks["x2"].pk).consensus
+    x1 = Task.objects.with_agreement().get(pk=tasks["x1"].pk).consensus
+    x2 = Task.objects.with_agreement().get(pk=tasks["x2"].pk).consensus
     assert x1["flags"] == ["unsafe"]
     assert x2["flags"] == ["wrong"]
     assert x1["order"] == [0, 1, 2]
@@ -326,7 +327,8 @@ def test_binary_and_csv_loads_read_the_same_answers(numeric_project):
 def test_multilabel_consensus_is_the_majority_per_option(numeric_project):
     agreement_snapshot_create(project_id=numeric_project.id)
     options = ["unsafe", "wrong", "long"]
-    for task in Task.objects.filter(project=numeric_project).prefetch_related("annotations"):
+    tasks = Task.objects.filter(project=numeric_project).with_agreement()
+    for task in tasks.prefetch_related("annotations"):
         answers = [a.values["flags"] for a in task.annotations.all() if "flags" in a.values]
         if not answers:
             assert task.consensus["flags"] is None
@@ -343,14 +345,21 @@ def test_recomputing_rewrites_only_the_tasks_that_change(numeric_project):
     def versions():
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT id, xmin::text, agreement, consensus::text, state FROM projects_task"
-                " WHERE project_id = %s",
+                "SELECT t.id, t.xmin::text || '/' || coalesce(m.xmin::text, ''),"
+                " m.agreement, m.consensus::text, t.state FROM projects_task t"
+                " LEFT JOIN projects_taskagreement m ON m.task_id = t.id WHERE t.project_id = %s",
                 [numeric_project.id],
             )
             return {row[0]: row[1:] for row in cursor.fetchall()}
 
+    before = versions()
+
     agreement_snapshot_create(project_id=numeric_project.id)
     first = versions()
+    # The first computation writes agreement rows; a task row itself only when its state changes.
+    for task_id, (_, _, _, state) in first.items():
+        if state == before[task_id][3]:
+            assert first[task_id][0].split("/")[0] == before[task_id][0].split("/")[0]
     agreement_snapshot_create(project_id=numeric_project.id)
     assert versions() == first  # the same row versions: nothing was rewritten
     # A task with one answer: its consensus is that answer, so changing it changes the task.
@@ -379,11 +388,16 @@ def test_a_failure_after_the_write_started_leaves_tasks_and_snapshots_untouched(
     with pytest.raises(RuntimeError, match="coefficients failed"):
         agreement_snapshot_create(project_id=numeric_project.id)
     assert not AgreementSnapshot.objects.filter(project=numeric_project).exists()
-    assert not Task.objects.filter(project=numeric_project, consensus__isnull=False).exists()
+    assert not TaskAgreement.objects.filter(task__project=numeric_project).exists()
     # The connection is still usable: the next recomputation works.
     monkeypatch.undo()
     agreement_snapshot_create(project_id=numeric_project.id)
-    assert not Task.objects.filter(project=numeric_project, consensus__isnull=True).exists()
+    assert not (
+        Task.objects.filter(project=numeric_project)
+        .with_agreement()
+        .filter(consensus__isnull=True)
+        .exists()
+    )
 
 
 def test_text_answers_that_correct_different_turns_do_not_agree(db):
@@ -422,10 +436,17 @@ def test_text_answers_that_correct_different_turns_do_not_agree(db):
     ):
         AnnotationFactory(task=mixed, annotator=person, values={"reply": value})
     agreement_snapshot_create(project_id=project.id)
-    same_turn.refresh_from_db()
-    mixed.refresh_from_db()
+    same_turn, mixed = (Task.objects.with_agreement().get(pk=t.pk) for t in (same_turn, mixed))
     # Identical texts for the same turn agree fully; the third shares one token of four.
     assert same_turn.consensus["reply"] == {"text": "The capital is Canberra.", "turn": 1}
     assert 0.3 < same_turn.agreement < 1
     # The same words aimed at three different turns are three different answers.
     assert mixed.agreement == 0
+
+
+def test_deleting_a_project_deletes_its_task_results(numeric_project):
+    agreement_snapshot_create(project_id=numeric_project.id)
+    task_ids = list(numeric_project.tasks.values_list("id", flat=True))
+    assert TaskAgreement.objects.filter(task_id__in=task_ids).count() == len(task_ids)
+    numeric_project.delete()
+    assert not TaskAgreement.objects.filter(task_id__in=task_ids).exists()

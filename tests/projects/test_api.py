@@ -1,7 +1,7 @@
 import pytest
 from django.urls import reverse
 
-from projects.models import Membership, Project, Role
+from projects.models import Membership, Project, Role, TaskAgreement
 from tests.projects.factories import AnnotationFactory, TaskFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -132,8 +132,8 @@ def test_task_list_filters_and_paginates(
 ):
     tasks = TaskFactory.create_batch(60, project=project)
     tasks[0].state = "disputed"
-    tasks[0].agreement = 0.2
     tasks[0].save()
+    TaskAgreement.objects.create(task=tasks[0], agreement=0.2)
     url = f"/api/v1/projects/{project.pk}/tasks/"
     client = api(lead)
     with django_assert_max_num_queries(8):
