@@ -29,9 +29,7 @@ def _token_sql() -> str:
 
 class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key: str):
-        with rows.prepared_cursor() as cursor:
-            cursor.execute(_token_sql(), [key])
-            row = cursor.fetchone()
+        row = rows.fetchone(_token_sql(), [key])
         if row is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
         user = rows.instance(get_user_model(), row, 1)

@@ -86,6 +86,9 @@ def setup(url: str, n_tasks: int, n_annotators: int, env: dict) -> tuple[int, li
         # Measure the steady state: without this, autovacuum's first pass over
         # the freshly inserted table runs during the first load step.
         conn.execute("VACUUM ANALYZE projects_task")
+        # And start from a finished checkpoint: writing a million new rows
+        # triggers one, which would otherwise run during the first step.
+        conn.execute("CHECKPOINT")
         print(f"  inserted {n_tasks:,} tasks in {time.perf_counter() - t0:.1f} s")
         tokens = []
         for i in range(n_annotators):
@@ -147,6 +150,7 @@ def annotate(port: int, project_id: int, token: str, stop_at: float) -> dict:
     headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     result = {"lease_ms": [], "submit_ms": [], "submitted": 0, "errors": []}
+    cpu = time.process_time()
 
     def call(method: str, path: str, body: bytes | None = None):
         t0 = time.perf_counter()
@@ -173,7 +177,27 @@ def annotate(port: int, project_id: int, token: str, stop_at: float) -> dict:
             result["errors"].append(f"submit {status}: {data[:200]!r}")
             break
         result["submitted"] += 1
+    result["cpu_s"] = time.process_time() - cpu
     return result
+
+
+def cpu_seconds(server: subprocess.Popen) -> dict:
+    """CPU seconds used so far by the gunicorn processes and by PostgreSQL's."""
+    import psutil
+
+    def used(proc) -> float:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:
+            return 0.0
+        return times.user + times.system
+
+    master = psutil.Process(server.pid)
+    postgres = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+    return {
+        "server": used(master) + sum(used(c) for c in master.children(recursive=True)),
+        "postgres": sum(used(p) for p in postgres),
+    }
 
 
 def cpu_reference() -> float:
@@ -196,13 +220,17 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def run_load(port: int, project_id: int, tokens: list[str], duration: float) -> dict:
+def run_load(
+    port: int, project_id: int, tokens: list[str], duration: float, server: subprocess.Popen
+) -> dict:
+    before = cpu_seconds(server)
     t0 = time.monotonic()
     stop_at = t0 + duration
     with ProcessPoolExecutor(len(tokens), mp_context=multiprocessing.get_context("fork")) as pool:
         futures = [pool.submit(annotate, port, project_id, token, stop_at) for token in tokens]
         parts = [f.result() for f in futures]
     elapsed = time.monotonic() - t0
+    after = cpu_seconds(server)
     lease = [ms for p in parts for ms in p["lease_ms"]]
     submit = [ms for p in parts for ms in p["submit_ms"]]
     errors = [e for p in parts for e in p["errors"]]
@@ -216,6 +244,15 @@ def run_load(port: int, project_id: int, tokens: list[str], duration: float) -> 
         "submit_ms": {p: round(pct(submit, p), 1) for p in (50, 95, 99)},
         "next_task_mean_ms": round(statistics.fmean(lease), 1) if lease else None,
         "errors": errors[:5],
+        # Where the two cores went, per stored annotation (one next-task + one submit).
+        "cpu_ms_per_annotation": {
+            part: round(1000 * spent / max(submitted, 1), 2)
+            for part, spent in (
+                ("server", after["server"] - before["server"]),
+                ("postgres", after["postgres"] - before["postgres"]),
+                ("annotators", sum(p["cpu_s"] for p in parts)),
+            )
+        },
     }
 
 
@@ -292,7 +329,7 @@ def main() -> int:
         try:
             for n in args.annotators:
                 reference = cpu_reference()
-                result = run_load(args.port, project_id, tokens[:n], args.duration)
+                result = run_load(args.port, project_id, tokens[:n], args.duration, server)
                 result["tasks"] = size
                 result["cpu_reference_s"] = [reference, cpu_reference()]
                 check = verify(args.database_url, project_id)
@@ -308,6 +345,7 @@ def main() -> int:
                     f"{result['submit_ms'][99]} ms  verify {'ok' if check['ok'] else check}  "
                     f"cpu reference {result['cpu_reference_s']} s"
                 )
+                print(f"       CPU ms per annotation {result['cpu_ms_per_annotation']}")
                 for error in result["errors"]:
                     print("   error:", error)
         finally:

@@ -42,9 +42,8 @@ class AnswerConflict(Exception):
 
 # The first open task (fewest answers first) that the annotator has not
 # answered or skipped and that still has room under the overlap once active
-# leases are counted. The partial index task_lease_order (or
-# task_lease_gold_order) serves the ORDER BY, so the cost does not grow with
-# the number of tasks in the project.
+# leases are counted. The partial index task_lease_gold_order serves the
+# ORDER BY, so the cost does not grow with the number of tasks in the project.
 # The caller has neither answered nor skipped the task (shared by both queries).
 _NOT_DONE_BY_USER = """NOT EXISTS (
     SELECT 1 FROM projects_annotation an

@@ -118,13 +118,9 @@ class Task(models.Model):
             models.UniqueConstraint(fields=["project", "content_hash"], name="task_content_unique"),
         ]
         indexes = [
-            # The lease query walks open tasks with the fewest answers first.
-            models.Index(
-                fields=["project", "annotation_count", "id"],
-                name="task_lease_order",
-                condition=Q(state="open"),
-            ),
-            # Leasing draws gold and ordinary tasks separately.
+            # The lease query walks open tasks of one kind (gold or not) with the
+            # fewest answers first. The only lease index: each submit moves its
+            # task within it, and a second one would double that cost.
             models.Index(
                 fields=["project", "is_gold", "annotation_count", "id"],
                 name="task_lease_gold_order",

@@ -74,12 +74,6 @@ def _id(value: int | str) -> int | None:
     return number if 0 < number <= _MAX_ID else None
 
 
-def _fetch_one(sql: str, params: list):
-    with rows.prepared_cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchone()
-
-
 def _remember_role(project: Project, user: AbstractBaseUser, role: str | None) -> None:
     if user.is_authenticated and not user.is_staff:
         project.member_role = role
@@ -109,7 +103,7 @@ def project_for_user(
     pk = _id(project_id)
     row = None
     if pk is not None:
-        row = _fetch_one(_PROJECT_SQL, [user.pk, pk])
+        row = rows.fetchone(_PROJECT_SQL, [user.pk, pk])
     if row is None:
         raise Http404("No such project.")
     project = rows.instance(Project, row)
@@ -125,7 +119,7 @@ def task_for_user(
     pk = _id(task_id)
     row = None
     if pk is not None:
-        row = _fetch_one(_TASK_SQL, [user.pk, pk])
+        row = rows.fetchone(_TASK_SQL, [user.pk, pk])
     if row is None:
         raise Http404("No such task.")
     task = rows.instance(Task, row)

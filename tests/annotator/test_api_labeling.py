@@ -178,3 +178,24 @@ def test_import_reports_errors_per_row(api, project, lead, annotator):
         (0, "annotator"),
         (1, "row"),
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_call_after_the_database_dropped_the_connection_still_works(api, project, annotator):
+    import psycopg
+    from django.db import connection
+
+    client = api(annotator)
+    url = f"/api/v1/projects/{project.pk}/next-task/"
+    assert client.get(url).status_code == 204
+    task = TaskFactory(project=project)
+    # The server ends the idle connection (a restart, an idle timeout)...
+    db = connection.settings_dict
+    dsn = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+    # ...then a new request starts, as a real server's request_started handler does it.
+    connection.close_if_unusable_or_obsolete()
+    response = client.get(url)
+    assert response.status_code == 200
+    assert response.json()["id"] == task.pk
