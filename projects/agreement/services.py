@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import orjson
-import pandas as pd
 import psycopg
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
@@ -629,6 +628,10 @@ def _load_numeric(project: Project, exprs: list[str], params: list):
 
 def _load_csv(project: Project, exprs: list[str], params: list, numeric: list[bool]):
     """Any question types: COPY ... TO STDOUT as CSV, parsed by pandas' C reader."""
+    # Imported here: pandas takes half a second to import, and every process
+    # that loads the URLconf (web and export workers) would pay for it.
+    import pandas as pd
+
     columns = "".join(f", {e} AS q{i}" for i, e in enumerate(exprs))
     sql = (
         f"SELECT task_id, annotator_id, lead_time_s{columns} "
