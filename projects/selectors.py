@@ -92,6 +92,15 @@ LEFT JOIN projects_membership m ON m.project_id = p.id AND m.user_id = %s
 WHERE t.id = %s""".format(task=rows.columns(Task, "t"), project=rows.columns(Project, "p"))
 
 
+def _row_for_user(sql: str, user: AbstractBaseUser, raw_id: int | str, missing: str):
+    """The row of ``sql`` for (user, id); a 404 for an id that is not a valid key or not there."""
+    pk = _id(raw_id)
+    row = None if pk is None else rows.fetchone(sql, [user.pk, pk])
+    if row is None:
+        raise Http404(missing)
+    return row
+
+
 def project_for_user(
     user: AbstractBaseUser, project_id: int | str, *, roles: frozenset[str] = ALL_ROLES
 ) -> Project:
@@ -100,12 +109,7 @@ def project_for_user(
     A project the user is not a member of is a 404 (its existence is not
     revealed); a member without a fitting role gets a 403. One query.
     """
-    pk = _id(project_id)
-    row = None
-    if pk is not None:
-        row = rows.fetchone(_PROJECT_SQL, [user.pk, pk])
-    if row is None:
-        raise Http404("No such project.")
+    row = _row_for_user(_PROJECT_SQL, user, project_id, "No such project.")
     project = rows.instance(Project, row)
     _remember_role(project, user, row[-1])
     _check_role(user, project, roles)
@@ -116,12 +120,7 @@ def task_for_user(
     user: AbstractBaseUser, task_id: int | str, *, roles: frozenset[str] = ALL_ROLES
 ) -> Task:
     """The task (with its project) if the user may see it with one of ``roles``. One query."""
-    pk = _id(task_id)
-    row = None
-    if pk is not None:
-        row = rows.fetchone(_TASK_SQL, [user.pk, pk])
-    if row is None:
-        raise Http404("No such task.")
+    row = _row_for_user(_TASK_SQL, user, task_id, "No such task.")
     task = rows.instance(Task, row)
     task.project = rows.instance(Project, row, rows.width(Task))
     _remember_role(task.project, user, row[-1])
