@@ -60,7 +60,7 @@ listen_addresses = '127.0.0.1'
 port = $PG_PORT
 unix_socket_directories = '$PG_DATA'
 max_connections = 200
-shared_buffers = 256MB
+shared_buffers = 1GB
 fsync = ${QUORUM_PG_FSYNC:-on}
 synchronous_commit = off
 CONF
@@ -68,8 +68,9 @@ CONF
   if as_pg "'$PG_BIN/pg_ctl' -D '$PG_DATA' status" >/dev/null 2>&1; then
     :
   else
-    # The port is given here too, so QUORUM_PG_PORT holds for a data folder made earlier.
-    as_pg "'$PG_BIN/pg_ctl' -D '$PG_DATA' -l '$PG_DATA/server.log' -o '-p $PG_PORT' -w -t 60 start" >/dev/null
+    # The port is given here too, so QUORUM_PG_PORT holds for a data folder made
+    # earlier; so is the cache size, so that folders made with less get it too.
+    as_pg "'$PG_BIN/pg_ctl' -D '$PG_DATA' -l '$PG_DATA/server.log' -o '-p $PG_PORT -c shared_buffers=${QUORUM_PG_SHARED_BUFFERS:-1GB}' -w -t 60 start" >/dev/null
   fi
   local psql="'$PG_BIN/psql' -h 127.0.0.1 -p $PG_PORT -U postgres -v ON_ERROR_STOP=1 -qtA"
   if [ "$(as_pg "$psql -c \"select 1 from pg_roles where rolname='quorum'\"")" != "1" ]; then
