@@ -66,11 +66,7 @@ def _generate(n_tasks: int, answers: int):
         # Bulk SQL first: Django's cascade would load a million rows to delete them.
         with connection.cursor() as cur:
             cur.execute("DELETE FROM projects_annotation WHERE project_id = ANY(%s)", [old])
-            cur.execute(
-                "DELETE FROM projects_taskagreement m USING projects_task t"
-                " WHERE m.task_id = t.id AND t.project_id = ANY(%s)",
-                [old],
-            )
+            _results_delete(cur, old)
             cur.execute("DELETE FROM projects_task WHERE project_id = ANY(%s)", [old])
     Project.objects.filter(slug=SLUG).delete()
     users = [User.objects.get_or_create(username=f"bench-annotator-{i}")[0] for i in range(POOL)]
@@ -143,16 +139,21 @@ def _generate(n_tasks: int, answers: int):
     return project
 
 
+def _results_delete(cur, project_ids: list[int]) -> None:
+    """Bulk SQL: the per-task results of these projects (no foreign key cascades them)."""
+    cur.execute(
+        "DELETE FROM projects_taskagreement m USING projects_task t"
+        " WHERE m.task_id = t.id AND t.project_id = ANY(%s)",
+        [project_ids],
+    )
+
+
 def _forget(project) -> None:
     """Back to the state right after generation: no per-task results, no disputes."""
     from django.db import connection
 
     with connection.cursor() as cur:
-        cur.execute(
-            "DELETE FROM projects_taskagreement m USING projects_task t"
-            " WHERE m.task_id = t.id AND t.project_id = %s",
-            [project.id],
-        )
+        _results_delete(cur, [project.id])
         cur.execute(
             "UPDATE projects_task SET state = 'complete' WHERE project_id = %s"
             " AND state = 'disputed'",
