@@ -8,8 +8,8 @@ app_name = "api"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("", include("projects.api_urls")),
-    path("", include("projects.imports.api_urls")),
-    path("", include("projects.agreement.api_urls")),
-    path("", include("annotator.api_labeling_urls")),
+    path("", include("imports.api_urls")),
+    path("", include("agreement.api_urls")),
+    path("", include("labeling.api_urls")),
     path("", include("exports.api_urls")),
 ]

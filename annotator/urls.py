@@ -8,8 +8,8 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("annotator.api_urls")),
     path("", include("projects.urls")),
-    path("", include("projects.imports.urls")),
-    path("", include("projects.agreement.urls")),
-    path("", include("annotator.ui_urls")),
+    path("", include("imports.urls")),
+    path("", include("agreement.urls")),
+    path("", include("labeling.urls")),
     path("", include("exports.urls")),
 ]

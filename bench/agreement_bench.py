@@ -212,7 +212,7 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    from projects.agreement.services import agreement_snapshot_create
+    from agreement.services import agreement_snapshot_create
     from projects.models import Annotation, Project
 
     call_command("migrate", verbosity=0)

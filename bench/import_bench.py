@@ -95,8 +95,9 @@ def worker_start(env: dict) -> subprocess.Popen:
 
 
 def run_one(n: int, workdir: Path, worker_pid: int, seed: int) -> dict:
-    from projects.imports.tasks import import_task_run
-    from projects.models import ImportJob, Project, Task
+    from imports.models import ImportJob
+    from imports.tasks import import_task_run
+    from projects.models import Project, Task
 
     path = workdir / f"alpaca-{n}-{seed}.jsonl"
     records_write(path, n, seed)

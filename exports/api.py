@@ -18,8 +18,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotator.authentication import TokenAuthentication
 from projects.selectors import project_for_user
+from web.authentication import TokenAuthentication
 
 from . import services
 from .formats import FORMATS

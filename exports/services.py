@@ -33,7 +33,8 @@ from django.utils import timezone
 from psycopg.adapt import Loader
 from psycopg.types.json import set_json_loads
 
-from projects.models import AgreementSnapshot, Project
+from agreement.models import AgreementSnapshot
+from projects.models import Project
 
 from . import formats
 from .models import Export, ExportToken, token_hash

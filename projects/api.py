@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -107,24 +106,3 @@ class TaskListView(APIView):
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(tasks, request, view=self)
         return paginator.get_paginated_response(TaskSerializer(page, many=True).data)
-
-    @extend_schema(request=TaskSerializer(many=True))
-    def post(self, request, project_id: int):
-        from .imports.services import task_batch_import
-
-        project = project_for_user(request.user, project_id, roles=LEAD_ONLY)
-        if not isinstance(request.data, list):
-            raise APIValidationError({"detail": "Send a JSON array of canonical tasks."})
-        if len(request.data) > 1000:
-            raise APIValidationError(
-                {"detail": "At most 1000 tasks per request; upload a file to imports/ for more."}
-            )
-        # A small batch is all or nothing: one bad task and nothing is written.
-        with transaction.atomic():
-            result = task_batch_import(project=project, records=request.data)
-            if result.get("errors"):
-                transaction.set_rollback(True)
-                index, reason = min(result["errors"].items())
-                detail = f"tasks[{index}]: {reason}; nothing was imported"
-                return Response({"detail": detail, **result}, status=status.HTTP_400_BAD_REQUEST)
-        return Response(result, status=status.HTTP_201_CREATED)

@@ -8,5 +8,4 @@ urlpatterns = [
     path("projects/", api.ProjectListView.as_view(), name="project-list"),
     path("projects/<int:project_id>/", api.ProjectDetailView.as_view(), name="project-detail"),
     path("projects/<int:project_id>/members/", api.MemberView.as_view(), name="member-list"),
-    path("projects/<int:project_id>/tasks/", api.TaskListView.as_view(), name="task-list"),
 ]

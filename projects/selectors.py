@@ -8,7 +8,8 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import OuterRef, QuerySet, Subquery, Value
 from django.http import Http404
 
-from . import rows
+from web import rows
+
 from .models import Membership, Project, Role, Task
 
 ALL_ROLES = frozenset(Role.values)

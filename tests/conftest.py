@@ -19,7 +19,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from projects.models import Role
-from tests.projects.factories import MembershipFactory, ProjectFactory, UserFactory
+from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 # Playwright's sync API runs an event loop in the test thread; Django's guard
 # against DB calls inside a loop would then trip on ordinary test code.

@@ -4,8 +4,9 @@ import hashlib
 
 import pytest
 
-from projects.models import Annotation, Resolution, Task, TaskAgreement
-from tests.projects.factories import UserFactory
+from agreement.models import Resolution, TaskAgreement
+from projects.models import Annotation, Task
+from tests.factories import UserFactory
 
 QUESTIONS = [
     {

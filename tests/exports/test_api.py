@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from exports.models import Export, ExportToken
-from tests.projects.factories import ProjectFactory, TaskFactory
+from tests.factories import ProjectFactory, TaskFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -15,12 +15,13 @@ import pytest
 import redis
 from django.conf import settings
 
+from agreement.models import TaskAgreement
 from exports.models import Export
 from exports.services import export_path, export_run
-from projects.models import Annotation, Task, TaskAgreement
+from projects.models import Annotation, Task
 from tests.conftest import ROOT, _database_url, wait_for
 from tests.exports.conftest import make_task
-from tests.projects.factories import UserFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

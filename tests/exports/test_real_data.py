@@ -11,13 +11,14 @@ from pathlib import Path
 import pytest
 from datasets import load_dataset
 
-from projects.models import Annotation, Task, TaskAgreement
+from agreement.models import TaskAgreement
+from projects.models import Annotation, Task
 from tests.exports.conftest import build, lines
-from tests.projects.factories import UserFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-DATA = Path("/work/shared/data")
+DATA = Path(__file__).resolve().parents[2] / "data"
 ROWS = 40
 
 

@@ -15,11 +15,11 @@ from datasets import load_dataset
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from agreement.models import AgreementSnapshot
 from exports.formats import split_of
 from exports.services import export_filters_clean
-from projects.models import AgreementSnapshot
 from tests.exports.conftest import build, lines, make_task
-from tests.projects.factories import UserFactory
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,8 +1,9 @@
 import pytest
 from django.urls import reverse
 
-from projects.models import Membership, Project, Role, TaskAgreement
-from tests.projects.factories import AnnotationFactory, TaskFactory, UserFactory
+from agreement.models import TaskAgreement
+from projects.models import Membership, Project, Role
+from tests.factories import AnnotationFactory, TaskFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from agreement import api
+
+urlpatterns = [
+    path(
+        "projects/<int:project_id>/agreement/",
+        api.AgreementView.as_view(),
+        name="agreement-detail",
+    ),
+    path(
+        "projects/<int:project_id>/agreement/refresh/",
+        api.AgreementRefreshView.as_view(),
+        name="agreement-refresh",
+    ),
+]

@@ -1,0 +1,21 @@
+from django.urls import path
+
+from agreement import views
+
+app_name = "agreement"
+
+urlpatterns = [
+    path("projects/<int:project_id>/agreement/", views.dashboard, name="dashboard"),
+    path(
+        "projects/<int:project_id>/agreement/refresh/",
+        views.dashboard_refresh,
+        name="dashboard-refresh",
+    ),
+    path("projects/<int:project_id>/review/", views.review_queue_view, name="review-queue"),
+    path("projects/<int:project_id>/review/<int:task_id>/", views.review_task, name="review-task"),
+    path(
+        "projects/<int:project_id>/review/<int:task_id>/annotations/<int:annotation_id>/",
+        views.annotation_review_view,
+        name="annotation-review",
+    ),
+]

@@ -1,6 +1,0 @@
-from django.apps import AppConfig
-
-
-class AnnotatorConfig(AppConfig):
-    name = "annotator"
-    verbose_name = "Labeling"

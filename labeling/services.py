@@ -1,0 +1,513 @@
+"""Task leasing and answers: who labels what next, and storing their answers.
+
+Every write that can change how many answers a task still needs takes the
+task row's lock first (``FOR UPDATE``), so leasing, submitting and importing
+serialise per task while different tasks proceed in parallel. Leasing uses
+``SKIP LOCKED`` so concurrent annotators never wait on each other: one that
+finds a task locked simply takes the next one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from labeling.models import Assignment
+from labeling.signals import answers_changed
+from projects.models import Annotation, AnnotationRevision, Membership, Project, Task
+from projects.schema import answer_context, validate_values
+from web import rows
+
+log = logging.getLogger(__name__)
+
+# How many candidate tasks one lease call tries before it gives up; each try
+# locks one task, so this only matters when many candidates turn out full.
+MAX_LEASE_TRIES = 20
+MAX_IMPORT_ROWS = 5000
+
+
+class AnswerConflict(Exception):
+    """The answer cannot be stored in the task's current state (HTTP 409)."""
+
+
+# The first open task (fewest answers first) that the annotator has not
+# answered or skipped and that still has room under the overlap once active
+# leases are counted. The partial index task_lease_gold_order serves the
+# ORDER BY, so the cost does not grow with the number of tasks in the project.
+# The caller has neither answered nor skipped the task (shared by both queries).
+_NOT_DONE_BY_USER = """NOT EXISTS (
+    SELECT 1 FROM projects_annotation an
+    WHERE an.task_id = t.id AND an.annotator_id = %(user)s)
+  AND NOT EXISTS (
+    SELECT 1 FROM projects_assignment a
+    WHERE a.task_id = t.id AND a.annotator_id = %(user)s
+      AND a.state IN ('submitted', 'skipped'))"""
+
+_CANDIDATE_SQL = """
+SELECT t.id FROM projects_task t
+WHERE t.project_id = %(project)s
+  AND t.state = 'open'
+  AND t.is_gold = %(gold)s
+  AND t.annotation_count < %(overlap)s
+  AND NOT (t.id = ANY(%(tried)s))
+  AND %%NOTDONE%%
+  AND t.annotation_count + (
+    SELECT count(*) FROM projects_assignment a
+    WHERE a.task_id = t.id AND a.state = 'leased' AND a.expires_at > %(now)s
+  ) < %(overlap)s
+ORDER BY t.annotation_count, t.id
+LIMIT 1
+FOR UPDATE OF t SKIP LOCKED
+""".replace("%%NOTDONE%%", _NOT_DONE_BY_USER)
+
+_CANDIDATE_PEEK_SQL = _CANDIDATE_SQL.replace("FOR UPDATE OF t SKIP LOCKED", "")
+
+# Run after the task lock is held: the lease is written only if the task
+# still has room. A new statement sees every assignment committed before the
+# lock was granted, which the candidate query's older snapshot may have missed.
+_LEASE_INSERT_SQL = """
+WITH fresh AS (
+  SELECT t.id FROM projects_task t
+  WHERE t.id = %(task)s
+    AND %%NOTDONE%%
+    AND t.annotation_count + (
+      SELECT count(*) FROM projects_assignment a
+      WHERE a.task_id = t.id AND a.state = 'leased' AND a.expires_at > %(now)s
+        AND a.annotator_id <> %(user)s
+    ) < %(overlap)s
+)
+INSERT INTO projects_assignment
+  (project_id, task_id, annotator_id, state, leased_at, expires_at, skip_reason)
+SELECT %(project)s, fresh.id, %(user)s, 'leased', %(now)s, %(expires)s, '' FROM fresh
+ON CONFLICT (task_id, annotator_id) DO UPDATE
+  SET state = 'leased', leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at
+RETURNING *
+""".replace("%%NOTDONE%%", _NOT_DONE_BY_USER)
+# The lease comes back with its task, so the caller needs no second query.
+_LEASE_SQL = f"""WITH a AS ({_LEASE_INSERT_SQL})
+SELECT {rows.columns(Assignment, "a")}, {rows.columns(Task, "t")}
+FROM a JOIN projects_task t ON t.id = a.task_id"""
+
+_ACTIVE_LEASE_SQL = f"""
+SELECT {rows.columns(Assignment, "a")}, {rows.columns(Task, "t")}
+FROM projects_assignment a JOIN projects_task t ON t.id = a.task_id
+WHERE a.project_id = %s AND a.annotator_id = %s AND a.state = 'leased' AND a.expires_at > %s
+ORDER BY a.leased_at, a.id
+LIMIT 1"""
+
+
+# Run under the task lock, taken by an earlier statement so that this one's
+# snapshot sees every answer and lease committed before it. The checks and the
+# writes share the statement: the answer, the caller's lease marked submitted
+# and the task's count are written only when the checks pass, and the checks
+# come back either way so the caller can say why not.
+_SUBMIT_SQL = f"""
+WITH chk AS (
+  SELECT
+    (SELECT id FROM projects_annotation WHERE client_id = %(client)s) AS same_client,
+    EXISTS (SELECT 1 FROM projects_annotation
+            WHERE task_id = %(task)s AND annotator_id = %(user)s) AS answered,
+    (SELECT count(*) FROM projects_assignment
+     WHERE task_id = %(task)s AND state = 'leased' AND expires_at > %(now)s
+       AND annotator_id <> %(user)s) AS others_leased
+), an AS (
+  INSERT INTO projects_annotation
+    (project_id, task_id, annotator_id, "values", client_id, lead_time_s, source,
+     review_state, review_comment, created_at, updated_at)
+  SELECT %(project)s, %(task)s, %(user)s, %(values)s::jsonb, %(client)s,
+         %(lead_time)s::float8, %(source)s, %(review_state)s, '', %(now)s, %(now)s
+  FROM chk
+  WHERE chk.same_client IS NULL AND NOT chk.answered
+    AND %(count)s + chk.others_leased < %(overlap)s
+  RETURNING *
+), lease AS (
+  UPDATE projects_assignment SET state = 'submitted', finished_at = %(now)s
+  WHERE task_id = %(task)s AND annotator_id = %(user)s AND EXISTS (SELECT 1 FROM an)
+), counted AS (
+  UPDATE projects_task
+  SET annotation_count = annotation_count + 1,
+      state = CASE WHEN annotation_count + 1 >= %(overlap)s AND state = 'open'
+                   THEN 'complete' ELSE state END
+  WHERE id = %(task)s AND EXISTS (SELECT 1 FROM an)
+)
+SELECT chk.same_client, chk.answered, {rows.columns(Annotation, "an")}
+FROM chk LEFT JOIN an ON true"""
+
+
+def _assignment_with_task(row) -> Assignment:
+    assignment = rows.instance(Assignment, row)
+    assignment.task = rows.instance(Task, row, rows.width(Assignment))
+    return assignment
+
+
+def _active_lease(project: Project, annotator, now) -> Assignment | None:
+    with rows.prepared_cursor() as cursor:
+        cursor.execute(_ACTIVE_LEASE_SQL, [project.pk, annotator.pk, now])
+        row = cursor.fetchone()
+    return None if row is None else _assignment_with_task(row)
+
+
+def _lease_one(cursor, *, project: Project, annotator, gold: bool, now) -> Assignment | None:
+    params = {
+        "project": project.pk,
+        "user": annotator.pk,
+        "gold": gold,
+        "overlap": project.overlap,
+        "now": now,
+        "tried": [],
+    }
+    for attempt in range(MAX_LEASE_TRIES):
+        cursor.execute(_CANDIDATE_SQL, params)
+        row = cursor.fetchone()
+        if row is None:
+            # SKIP LOCKED also skips tasks that others are leasing right now;
+            # only when none is left even counting those is the pool empty.
+            cursor.execute(_CANDIDATE_PEEK_SQL, params)
+            if cursor.fetchone() is None:
+                return None
+            time.sleep(0.002 * (attempt + 1))
+            continue
+        task_id = row[0]
+        cursor.execute(
+            _LEASE_SQL,
+            {
+                **params,
+                "task": task_id,
+                "expires": now + timedelta(seconds=project.lease_seconds),
+            },
+        )
+        leased = cursor.fetchone()
+        if leased is not None:
+            return _assignment_with_task(leased)
+        params["tried"] = [*params["tried"], task_id]
+    return None
+
+
+def assignment_lease_next(*, project: Project, annotator) -> Assignment | None:
+    """Lease the next task to the annotator, or None when nothing is left for them.
+
+    The caller's own unexpired lease comes back first, so reloading the page
+    or calling the API twice does not hand out a second task. Gold tasks are
+    drawn with probability ``project.gold_fraction``; when the drawn kind has
+    nothing left the other kind is used, so the pool always drains.
+    """
+    now = timezone.now()
+    existing = _active_lease(project, annotator, now)
+    if existing is not None:
+        existing.project = existing.task.project = project
+        return existing
+    gold_first = project.gold_fraction > 0 and random.random() < project.gold_fraction
+    with transaction.atomic(), rows.prepared_cursor() as cursor:
+        for gold in (gold_first, not gold_first):
+            assignment = _lease_one(
+                cursor, project=project, annotator=annotator, gold=gold, now=now
+            )
+            if assignment is not None:
+                assignment.project = assignment.task.project = project
+                return assignment
+    return None
+
+
+def _clean_lead_time(lead_time_s: Any) -> float | None:
+    if lead_time_s is None or lead_time_s == "":
+        return None
+    try:
+        value = float(lead_time_s)
+    except (TypeError, ValueError):
+        raise ValidationError({"lead_time_s": ["must be a number of seconds"]}) from None
+    if not value >= 0 or value == float("inf"):
+        raise ValidationError({"lead_time_s": ["must be zero or more seconds"]})
+    return value
+
+
+def _clean_client_id(client_id: Any) -> uuid.UUID:
+    if client_id is None or client_id == "":
+        return uuid.uuid4()
+    if isinstance(client_id, uuid.UUID):
+        return client_id
+    try:
+        return uuid.UUID(str(client_id))
+    except (TypeError, ValueError, AttributeError):
+        raise ValidationError({"client_id": ["must be a UUID"]}) from None
+
+
+def _same_submit(existing: Annotation, *, task: Task, annotator) -> Annotation:
+    if existing.task_id != task.pk or existing.annotator_id != annotator.pk:
+        raise ValidationError({"client_id": ["is already used by another answer"]})
+    return existing
+
+
+def _answers_changed(project_id: int) -> None:
+    """Tell whoever listens (agreement) once the transaction holding the answer commits."""
+
+    def notify() -> None:
+        # The answer is stored whatever a receiver does; the next submit notifies again.
+        results = answers_changed.send_robust(sender=Annotation, project_id=project_id)
+        for receiver, result in results:
+            if isinstance(result, Exception):
+                log.error(
+                    "%s failed for project %s", receiver.__qualname__, project_id, exc_info=result
+                )
+
+    transaction.on_commit(notify)
+
+
+def annotation_submit(
+    *,
+    task: Task,
+    annotator,
+    values: Any,
+    client_id: Any = None,
+    lead_time_s: Any = None,
+    source: str = Annotation.Source.UI,
+) -> tuple[Annotation, bool]:
+    """Store the annotator's answer to the task; return ``(annotation, created)``.
+
+    A repeated ``client_id`` returns the first annotation unchanged. The
+    overlap and one-answer-per-annotator rules are checked here under the
+    task's lock, so a submit without a lease is accepted only while the task
+    still has room once other annotators' active leases are counted.
+    """
+    client_uuid = _clean_client_id(client_id)
+    project = task.project
+    clean = validate_values(project.questions, values, **answer_context(task.data))
+    lead_time = _clean_lead_time(lead_time_s)
+    now = timezone.now()
+    try:
+        with transaction.atomic(), rows.prepared_cursor() as cursor:
+            # The lock comes first, in its own statement, so the checks below see
+            # every answer committed before it (a double submit waits here).
+            cursor.execute(
+                "SELECT annotation_count FROM projects_task WHERE id = %s FOR UPDATE", [task.pk]
+            )
+            (count,) = cursor.fetchone()
+            cursor.execute(
+                _SUBMIT_SQL,
+                {
+                    "project": project.pk,
+                    "task": task.pk,
+                    "user": annotator.pk,
+                    "values": json.dumps(clean),
+                    "client": client_uuid,
+                    "lead_time": lead_time,
+                    "source": source,
+                    "review_state": Annotation.ReviewState.PENDING,
+                    "now": now,
+                    "count": count,
+                    "overlap": project.overlap,
+                },
+            )
+            row = cursor.fetchone()
+            same_client, answered = row[0], row[1]
+            if same_client is not None:
+                existing = Annotation.objects.get(pk=same_client)
+                return _same_submit(existing, task=task, annotator=annotator), False
+            if answered:
+                raise AnswerConflict(
+                    "You have already answered this task; revise your answer instead."
+                )
+            if row[2] is None:
+                raise AnswerConflict("This task already has all the answers it needs.")
+            annotation = rows.instance(Annotation, row, 2)
+            annotation.project, annotation.task, annotation.annotator = project, task, annotator
+            _answers_changed(project.pk)
+    except IntegrityError:
+        # Only a client UUID reused for another task, at the same moment, gets here.
+        raise ValidationError({"client_id": ["is already used by another answer"]}) from None
+    return annotation, True
+
+
+def annotation_revise(
+    *, annotation: Annotation, values: Any, lead_time_s: Any = None
+) -> Annotation:
+    """Replace the answer's values, keeping the previous version as a revision."""
+    task = annotation.task
+    clean = validate_values(task.project.questions, values, **answer_context(task.data))
+    lead_time = _clean_lead_time(lead_time_s)
+    with transaction.atomic():
+        current = Annotation.objects.select_for_update().get(pk=annotation.pk)
+        if current.values == clean:
+            return current
+        AnnotationRevision.objects.create(
+            annotation=current,
+            values=current.values,
+            lead_time_s=current.lead_time_s,
+            created_at=current.updated_at,
+        )
+        current.values = clean
+        if lead_time is not None:
+            current.lead_time_s = (current.lead_time_s or 0) + lead_time
+        current.save(update_fields=["values", "lead_time_s", "updated_at"])
+        _answers_changed(current.project_id)
+    return current
+
+
+def assignment_skip(*, assignment: Assignment, reason: str) -> Assignment:
+    """Give the leased task back with a reason; the annotator will not get it again."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["Say why you skip this task."]})
+    if len(reason) > 2000:
+        raise ValidationError({"reason": ["must be at most 2000 characters"]})
+    updated = Assignment.objects.filter(pk=assignment.pk, state=Assignment.State.LEASED).update(
+        state=Assignment.State.SKIPPED, skip_reason=reason, finished_at=timezone.now()
+    )
+    if not updated:
+        raise AnswerConflict("This task is no longer leased to you.")
+    assignment.refresh_from_db()
+    return assignment
+
+
+def annotations_import(*, project: Project, rows: Any) -> dict:
+    """Import answers made elsewhere: ``[{external_id, annotator, values}, ...]``.
+
+    All or nothing: any bad row raises ValidationError with ``errors``, a list
+    of ``{row, field, message}``, and nothing is written. Annotators must be
+    existing members of the project (an unknown username is an error, not a
+    silently created account). Imports do not enforce the overlap: they
+    record what already happened. A row identical to a stored answer is
+    counted as unchanged, so re-importing a file is harmless.
+    """
+    if not isinstance(rows, list):
+        raise ValidationError(
+            {"annotations": ["must be a list of {external_id, annotator, values}"]}
+        )
+    if len(rows) > MAX_IMPORT_ROWS:
+        raise ValidationError({"annotations": [f"at most {MAX_IMPORT_ROWS} rows per request"]})
+    errors: list[dict] = []
+
+    def err(index: int, field: str, message: str) -> None:
+        errors.append({"row": index, "field": field, "message": message})
+
+    def text(row: Any, key: str) -> str | None:
+        value = row.get(key) if isinstance(row, dict) else None
+        return value if isinstance(value, str) else None
+
+    external_ids = {text(r, "external_id") for r in rows} - {None}
+    usernames = {text(r, "annotator") for r in rows} - {None}
+    tasks = {
+        t.external_id: t
+        for t in Task.objects.filter(
+            project=project, external_id__in=[e for e in external_ids if isinstance(e, str)]
+        )
+    }
+    users = {
+        u.username: u
+        for u in get_user_model().objects.filter(
+            username__in=[u for u in usernames if isinstance(u, str)]
+        )
+    }
+    members = set(
+        Membership.objects.filter(project=project, user__in=users.values()).values_list(
+            "user_id", flat=True
+        )
+    )
+    stored = {
+        (a.task_id, a.annotator_id): a
+        for a in Annotation.objects.filter(
+            task__in=tasks.values(), annotator__in=users.values()
+        ).only("task_id", "annotator_id", "values")
+    }
+    to_create: list[Annotation] = []
+    seen: dict[tuple[int, int], int] = {}
+    unchanged = 0
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            err(index, "row", "must be an object {external_id, annotator, values}")
+            continue
+        task = tasks.get(text(row, "external_id"))
+        user = users.get(text(row, "annotator"))
+        if task is None:
+            err(index, "external_id", f"no task {row.get('external_id')!r} in this project")
+        if user is None:
+            err(index, "annotator", f"no user {row.get('annotator')!r}; create the account first")
+        elif user.pk not in members:
+            err(index, "annotator", f"{user.username} is not a member of this project")
+        if task is None or user is None:
+            continue
+        try:
+            clean = validate_values(
+                project.questions, row.get("values"), **answer_context(task.data)
+            )
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                err(index, field, messages[0])
+            continue
+        key = (task.pk, user.pk)
+        if key in seen:
+            err(index, "annotator", f"repeats row {seen[key]} (one answer per annotator and task)")
+            continue
+        seen[key] = index
+        if key in stored:
+            if stored[key].values == clean:
+                unchanged += 1
+            else:
+                err(index, "values", "this annotator already has a different answer to this task")
+            continue
+        to_create.append(
+            Annotation(
+                project=project,
+                task=task,
+                annotator=user,
+                values=clean,
+                source=Annotation.Source.IMPORT,
+            )
+        )
+    if errors:
+        raise ImportRowsError(errors)
+    with transaction.atomic():
+        task_ids = sorted({a.task_id for a in to_create})
+        # Lock in id order so two imports cannot deadlock.
+        locked = {
+            t.pk: t for t in Task.objects.select_for_update().filter(pk__in=task_ids).order_by("pk")
+        }
+        Annotation.objects.bulk_create(to_create)
+        added: dict[int, int] = {}
+        for a in to_create:
+            added[a.task_id] = added.get(a.task_id, 0) + 1
+        changed = []
+        for task_id, n in added.items():
+            task = locked[task_id]
+            task.annotation_count += n
+            if task.annotation_count >= project.overlap and task.state == Task.State.OPEN:
+                task.state = Task.State.COMPLETE
+            changed.append(task)
+        Task.objects.bulk_update(changed, ["annotation_count", "state"], batch_size=500)
+        if to_create:
+            _answers_changed(project.pk)
+    return {"created": len(to_create), "unchanged": unchanged, "errors": []}
+
+
+class ImportRowsError(ValidationError):
+    """Bad rows in an annotation import; ``rows`` lists ``{row, field, message}``."""
+
+    def __init__(self, rows: list[dict]):
+        self.rows = rows
+        first = rows[0]
+        super().__init__(
+            {"annotations": [f"row {first['row']}: {first['field']}: {first['message']}"]}
+        )
+
+
+def project_progress(*, project: Project, annotator) -> dict:
+    """The annotator's own progress: answers given and tasks still open to them."""
+    done = Annotation.objects.filter(project=project, annotator=annotator).count()
+    # Counting a million tasks on every page would cost more than the page;
+    # the total changes only on import, so a minute-old figure is fine.
+    total = cache.get_or_set(
+        f"labeling:task-total:{project.pk}",
+        lambda: Task.objects.filter(project=project).count(),
+        60,
+    )
+    return {"done": done, "total": total, "percent": round(100 * done / total) if total else 0}

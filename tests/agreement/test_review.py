@@ -1,0 +1,142 @@
+"""The dashboard and review pages, as a lead, reviewer and annotator use them."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from agreement.models import Resolution
+from agreement.services import agreement_snapshot_create
+from labeling.selectors import feedback_for
+from projects.models import Annotation, Task
+from tests.factories import AnnotationFactory, TaskFactory, UserFactory
+
+
+@pytest.fixture
+def disputed(project):
+    people = [UserFactory(username=f"ann{i}") for i in range(3)]
+    answers = [("A", 5, "writing"), ("B", 1, "coding"), ("tie", 3, "other")]
+    task = TaskFactory(project=project, external_id="hard-1", state=Task.State.COMPLETE)
+    easy = TaskFactory(project=project, external_id="easy-1", state=Task.State.COMPLETE)
+    for person, (better, quality, topic) in zip(people, answers, strict=True):
+        AnnotationFactory(
+            task=task,
+            annotator=person,
+            values={"better": better, "quality": quality, "topic": topic},
+        )
+        AnnotationFactory(
+            task=easy, annotator=person, values={"better": "A", "quality": 4, "topic": "writing"}
+        )
+    project.agreement_threshold = 0.5
+    project.save()
+    agreement_snapshot_create(project_id=project.id, bootstrap=200)
+    task.refresh_from_db()
+    assert task.state == Task.State.DISPUTED
+    return task, people
+
+
+def test_dashboard_shows_alpha_bands_and_annotators(client, lead, disputed, project):
+    client.force_login(lead)
+    page = client.get(reverse("agreement:dashboard", args=[project.id])).content.decode()
+    assert "Krippendorff" in page
+    assert any(f">{band}<" in page for band in ("reliable", "tentative", "not reliable"))
+    assert 'data-alpha="topic"' in page
+    assert "ann0" in page
+    assert "<svg" in page
+    assert "hard-1" in page  # among the lowest-agreement tasks
+
+
+def test_dashboard_without_snapshot_and_roles(client, lead, annotator, outsider, project):
+    client.force_login(lead)
+    page = client.get(reverse("agreement:dashboard", args=[project.id]))
+    assert page.status_code == 200
+    assert b"No agreement computed yet" in page.content
+    client.force_login(annotator)
+    assert client.get(reverse("agreement:dashboard", args=[project.id])).status_code == 403
+    client.force_login(outsider)
+    assert client.get(reverse("agreement:review-queue", args=[project.id])).status_code == 404
+
+
+def test_review_queue_lists_disputed_tasks(client, reviewer, disputed, project):
+    client.force_login(reviewer)
+    page = client.get(reverse("agreement:review-queue", args=[project.id])).content.decode()
+    assert "hard-1" in page
+    assert "easy-1" not in page
+
+
+def test_resolving_a_task(client, reviewer, disputed, project):
+    task, _ = disputed
+    client.force_login(reviewer)
+    url = reverse("agreement:review-task", args=[project.id, task.id])
+    page = client.get(url).content.decode()
+    assert "ann0" in page
+    assert "ann2" in page
+    assert "tie" in page
+    bad = client.post(url, {"better": "A", "quality": "9", "topic": "writing"})
+    assert bad.status_code == 400
+    assert "quality" in bad.content.decode()
+    assert not Resolution.objects.filter(task=task).exists()
+    done = client.post(url, {"better": "B", "quality": "2", "topic": "coding", "comment": "B wins"})
+    assert done.status_code == 302
+    resolution = Resolution.objects.get(task=task)
+    assert resolution.values == {"better": "B", "quality": 2, "topic": "coding"}
+    assert resolution.reviewer == reviewer
+    task.refresh_from_db()
+    assert task.state == Task.State.RESOLVED
+    # A later recomputation leaves resolved tasks alone.
+    agreement_snapshot_create(project_id=project.id, bootstrap=0)
+    task.refresh_from_db()
+    assert task.state == Task.State.RESOLVED
+
+
+def test_accept_and_reject_with_feedback_for_the_annotator(client, reviewer, disputed, project):
+    task, people = disputed
+    annotation = Annotation.objects.get(task=task, annotator=people[2])
+    client.force_login(reviewer)
+    url = reverse("agreement:annotation-review", args=[project.id, task.id, annotation.id])
+    response = client.post(
+        url,
+        {"review_state": "rejected", "comment": "Read the guidelines on ties"},
+        HTTP_HX_REQUEST="true",
+    )
+    assert response.status_code == 200
+    assert "Rejected" in response.content.decode()
+    assert client.post(url, {"review_state": "maybe"}).status_code == 302
+    annotation.refresh_from_db()
+    assert annotation.review_state == "rejected"
+    assert annotation.reviewed_by == reviewer
+    feedback = list(feedback_for(people[2], project))
+    assert [f.review_comment for f in feedback] == ["Read the guidelines on ties"]
+    assert list(feedback_for(people[0], project)) == []
+    from django.template.loader import render_to_string
+
+    html = render_to_string("agreement/partials/my_feedback.html", {"feedback": feedback})
+    assert "Read the guidelines on ties" in html
+    assert "hard-1" in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refresh_button_recomputes_and_panels_poll_until_done(celery_worker, client, lead, project):
+    from tests.conftest import wait_for
+
+    task = TaskFactory(project=project, external_id="r1", state=Task.State.COMPLETE)
+    for i, topic in enumerate(["writing", "writing", "coding"]):
+        AnnotationFactory(
+            task=task,
+            annotator=UserFactory(username=f"r{i}"),
+            values={"better": "A", "quality": 3, "topic": topic},
+        )
+    client.force_login(lead)
+    url = reverse("agreement:dashboard-refresh", args=[project.id])
+    panels = client.post(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "Recomputing" in panels
+    assert 'hx-trigger="every 2s"' in panels
+    poll = reverse("agreement:dashboard", args=[project.id]) + "?after=0"
+
+    def done():
+        html = client.get(poll, HTTP_HX_REQUEST="true").content.decode()
+        return html if "Recomputing" not in html else None
+
+    html = wait_for(done, timeout=30)
+    assert 'data-alpha="topic"' in html
+    assert "every 2s" not in html
