@@ -3,7 +3,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
 WORKDIR /app
 COPY pyproject.toml ./
 COPY annotator annotator
+COPY web web
 COPY projects projects
+COPY labeling labeling
+COPY imports imports
+COPY agreement agreement
 COPY exports exports
 RUN pip install --no-cache-dir .
 COPY . .
