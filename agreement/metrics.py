@@ -459,22 +459,6 @@ def categories_codes(
     return values, np.searchsorted(values, answers)
 
 
-def alpha_long(
-    units: np.ndarray,
-    answers: np.ndarray,
-    *,
-    n_units: int,
-    level: str,
-    scale: Sequence[float] | None = None,
-) -> float | None:
-    """Krippendorff's alpha alone from (unit, value) pairs."""
-    values, codes = categories_codes(answers, scale)
-    if len(values) == 0:
-        return None
-    counts, weights = count_patterns(units, codes, n_units, len(values))
-    return alpha_from_counts(counts, level, values, weights)
-
-
 def reliability(
     data: np.ndarray,
     level: str,

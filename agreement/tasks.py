@@ -5,12 +5,12 @@ from __future__ import annotations
 from celery import shared_task
 from django.core.cache import cache
 
-from agreement.scheduling import pending_key
-
 
 # The name predates the app move; kept so that jobs queued before an upgrade still run.
 @shared_task(name="projects.agreement.tasks.agreement_recompute")
 def agreement_recompute(project_id: int) -> int | None:
+    # Imported here: scheduling queues this task, so it imports this module.
+    from agreement.scheduling import pending_key
     from agreement.services import agreement_snapshot_create
     from projects.models import Project
 

@@ -16,7 +16,8 @@ from agreement.review import annotation_review, resolution_save, review_queue
 from agreement.scheduling import agreement_refresh_now
 from agreement.services import agreement_latest
 from projects.models import Annotation, Task
-from projects.schema import answer_display, answer_text
+from projects.questions.widgets import question_widgets, task_view, values_from_post
+from projects.schema import answer_display
 from projects.selectors import REVIEW_ROLES, project_for_user
 
 SORTS = {
@@ -117,51 +118,11 @@ def review_queue_view(request, project_id: int):
 
 
 def _form_values(project, post) -> dict:
-    """Read the resolution form: one field per question, shaped like an answer."""
-    values: dict = {}
-    for q in project.questions:
-        name, qtype = q["name"], q["type"]
-        if qtype == "multilabel":
-            values[name] = post.getlist(name)
-            continue
-        raw = post.get(name, "").strip()
-        if raw == "":
-            values[name] = None
-        elif qtype == "rating":
-            try:
-                values[name] = int(raw)
-            except ValueError:
-                values[name] = raw
-        elif qtype == "ranking":
-            try:
-                values[name] = [int(x) for x in raw.replace(",", " ").split()]
-            except ValueError:
-                values[name] = raw
-        elif qtype == "preference" and q.get("strength"):
-            strength = post.get(f"{name}__strength", "").strip()
-            values[name] = {
-                "choice": raw,
-                "strength": 0 if raw == "tie" else int(strength) if strength.isdigit() else 1,
-            }
-        elif qtype == "text" and post.get(f"{name}__turn", "").strip().isdigit():
-            # The answer corrects an earlier assistant turn; the resolution keeps which.
-            values[name] = {"text": raw, "turn": int(post[f"{name}__turn"])}
-        else:
-            values[name] = raw
-    return values
-
-
-def _initial(question: dict, value):
-    """A consensus or resolved answer as the form shows it."""
-    if value is None:
-        return ""
-    if question["type"] == "ranking" and isinstance(value, list):
-        return ", ".join(str(v) for v in value)
-    if question["type"] == "preference" and isinstance(value, dict):
-        return value.get("choice", "")
-    if question["type"] == "text":
-        return answer_text(value) or ""
-    return value
+    """Read the resolution form: the labeling widgets, parsed as labeling parses them."""
+    values = values_from_post(project.questions, post)
+    # An unanswered question stays unanswered when the form is shown again,
+    # rather than falling back to the consensus.
+    return {q["name"]: values.get(q["name"]) for q in project.questions}
 
 
 def _review_context(project, task, *, values=None, errors=None) -> dict:
@@ -174,32 +135,33 @@ def _review_context(project, task, *, values=None, errors=None) -> dict:
     current = values if values is not None else (resolution.values if resolution else None)
     consensus = task.consensus or {}
     ties = set(consensus.get("_ties", []))
-    rows = []
-    for q in project.questions:
-        name = q["name"]
-        start = (current or {}).get(name, consensus.get(name))
-        strength = start.get("strength", 1) if isinstance(start, dict) else 1
-        rows.append(
-            {
-                "q": q,
-                "choices": ["A", "B", "tie"] if q["type"] == "preference" else q.get("options", []),
-                "answers": [answer_display(a.values.get(name)) for a in annotations],
-                "consensus": answer_display(consensus.get(name)),
-                "tied": name in ties,
-                "initial": _initial(q, start),
-                "initial_list": start if isinstance(start, list) else [],
-                "strength": strength,
-                "turn": start.get("turn")
-                if q["type"] == "text" and isinstance(start, dict)
-                else None,
-                "error": (errors or {}).get(f"values.{name}"),
-            }
-        )
+    start = {
+        q["name"]: (current or {}).get(q["name"], consensus.get(q["name"]))
+        for q in project.questions
+    }
+    # The resolution form is the labeling form: same widgets, same field names.
+    widgets = question_widgets(
+        project.questions,
+        task.data,
+        values=start,
+        errors={k: [v] for k, v in (errors or {}).items()},
+    )
+    rows = [
+        {
+            "q": q,
+            "answers": [answer_display(a.values.get(q["name"]), q, task) for a in annotations],
+            "consensus": answer_display(consensus.get(q["name"]), q, task),
+            "tied": q["name"] in ties,
+        }
+        for q in project.questions
+    ]
     return {
         "project": project,
         "task": task,
         "annotations": annotations,
         "rows": rows,
+        "widgets": widgets,
+        "responses": task_view(task.data)["responses"],
         "resolution": resolution,
         "errors": errors or {},
         "task_json": json.dumps(task.data, indent=2, ensure_ascii=False),

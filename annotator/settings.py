@@ -198,6 +198,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4000}
 # A missing broker must be loud, never a silent inline run.
 CELERY_TASK_ALWAYS_EAGER = False
 
+AGREEMENT_DEBOUNCE_SECONDS = env_int("AGREEMENT_DEBOUNCE_SECONDS", 5)
 EXPORT_STREAM = env_str("EXPORT_STREAM", "quorum:exports")
 EXPORT_WEBHOOK_URL = env_str("EXPORT_WEBHOOK_URL", "")
 EXPORT_WEBHOOK_SECRET = env_str("EXPORT_WEBHOOK_SECRET", "")

@@ -22,10 +22,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from projects.schema import answer_text
+from projects import questions as question_types
 
 FORMATS = ("sft", "alpaca", "preference", "annotations")
 TASK_FORMATS = frozenset({"sft", "alpaca", "preference"})
+# What each task format takes from a question's answers (see QuestionType.yields).
+YIELDS = {"sft": "text", "alpaca": "text", "preference": "pairs"}
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,14 @@ class Context:
             self.pseudonyms[user_id] = pseudonym(user_id, self.secret)
         return self.pseudonyms[user_id]
 
-    def first_of(self, *types: str) -> dict | None:
-        for q in self.questions:
-            if q.get("type") in types and (self.question is None or q["name"] == self.question):
-                return q
-        return None
+    def yielding(self, kind: str) -> list[dict]:
+        """The questions to export whose type gives ``kind`` (``text``, ``pairs``)."""
+        types = question_types.yielding(kind)
+        return [
+            q
+            for q in self.questions
+            if q.get("type") in types and (self.question is None or q["name"] == self.question)
+        ]
 
 
 def pseudonym(user_id: int, secret: str) -> str:
@@ -132,13 +137,13 @@ def target_text(task: dict, ctx: Context) -> tuple[str, str, int | None] | None:
     The text question's final answer, else the reference. An answer that
     corrects an earlier assistant turn of a conversation names that turn.
     """
-    question = ctx.first_of("text")
-    if question is not None:
+    for question in ctx.yielding("text")[:1]:
         answer = final_answer(task, question["name"])
-        text = answer_text(answer[0]) if answer is not None else None
-        if text is not None:
-            turn = answer[0].get("turn") if isinstance(answer[0], dict) else None
-            return text, answer[1], turn
+        target = None
+        if answer is not None:
+            target = question_types.question_type(question).text_target(question, answer[0])
+        if target is not None:
+            return target[0], answer[1], target[1]
     reference = (task.get("data") or {}).get("reference")
     if isinstance(reference, str) and reference.strip():
         return reference, "reference", None
@@ -204,20 +209,9 @@ def alpaca_lines(task: dict, ctx: Context) -> Iterator[dict]:
 
 def preference_pairs(question: dict, value: Any, n_responses: int) -> list[tuple[int, int]]:
     """(chosen, rejected) response indices that one final answer implies; ties give none."""
-    if question["type"] == "preference":
-        if isinstance(value, dict):
-            value = value.get("choice")
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            # A consensus on the ordinal scale: negative favours A.
-            value = "A" if value < 0 else "B" if value > 0 else "tie"
-        if n_responses < 2 or value not in ("A", "B"):
-            return []
-        return [(0, 1)] if value == "A" else [(1, 0)]
-    if question["type"] == "ranking":
-        if not isinstance(value, list) or sorted(value) != list(range(n_responses)):
-            return []
-        return [(value[i], value[j]) for i in range(len(value)) for j in range(i + 1, len(value))]
-    return []
+    if question.get("type") not in question_types.TYPES:
+        return []
+    return question_types.question_type(question).preference_pairs(question, value, n_responses)
 
 
 def preference_lines(task: dict, ctx: Context) -> Iterator[dict]:
@@ -225,11 +219,7 @@ def preference_lines(task: dict, ctx: Context) -> Iterator[dict]:
     responses = [r if isinstance(r, str) else str(r) for r in data.get("responses") or []]
     conversational = bool(_conversation(data))
     prompt: Any = _prompt_messages(data) if conversational else prompt_text(data)
-    for question in ctx.questions:
-        if question.get("type") not in ("preference", "ranking"):
-            continue
-        if ctx.question is not None and question["name"] != ctx.question:
-            continue
+    for question in ctx.yielding("pairs"):
         answer = final_answer(task, question["name"])
         if answer is None:
             continue

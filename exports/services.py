@@ -27,16 +27,18 @@ import psycopg
 import redis
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from psycopg.adapt import Loader
 from psycopg.types.json import set_json_loads
 
 from agreement.models import AgreementSnapshot
+from projects import questions as question_types
 from projects.models import Project
+from web import jobs, rows
 
-from . import formats
+from . import formats, sql
 from .models import Export, ExportToken, token_hash
 
 log = logging.getLogger(__name__)
@@ -109,11 +111,7 @@ def export_filters_clean(*, filters: Any, project: Project, format: str) -> dict
     if question in ("", None):
         clean["question"] = None
     else:
-        wanted = {
-            "sft": ("text",),
-            "alpaca": ("text",),
-            "preference": ("preference", "ranking"),
-        }.get(format, ())
+        wanted = question_types.yielding(formats.YIELDS[format]) if format in formats.YIELDS else ()
         q = project.question(question) if isinstance(question, str) else None
         if q is None or q.get("type") not in wanted:
             errors["filters.question"] = [
@@ -142,7 +140,7 @@ def export_create(*, project: Project, user, format: str, filters: Any = None) -
             schema=project.questions,
             created_by=user if getattr(user, "is_authenticated", False) else None,
         )
-        export_build.delay_on_commit(export.pk)
+        jobs.enqueue(export_build, export.pk)
     return export
 
 
@@ -221,89 +219,13 @@ class FragmentLoader(Loader):
 
 
 def _connect(*, passthrough_json: bool = False) -> psycopg.Connection:
-    params = connection.settings_dict
-    conn = psycopg.connect(
-        dbname=params["NAME"],
-        user=params["USER"],
-        password=params["PASSWORD"],
-        host=params["HOST"] or None,
-        port=params["PORT"] or None,
-        autocommit=False,
-    )
+    conn = rows.connect(autocommit=False)
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     conn.read_only = True
     set_json_loads(orjson.loads, conn)
     if passthrough_json:
         conn.adapters.register_loader("jsonb", FragmentLoader)
     return conn
-
-
-TASK_COLUMNS = (
-    "id", "external_id", "data", "is_gold", "gold", "state", "agreement", "consensus", "resolution",
-)  # fmt: skip
-ANNOTATION_FIELDS = (
-    "annotation_id", "annotator_id", "values", "lead_time_s", "review_state", "source",
-    "created_at", "updated_at",
-)  # fmt: skip
-TASK_SELECT = (
-    "t.id, t.external_id, t.data, t.is_gold, t.gold, t.state, m.agreement, m.consensus, r.values"
-)
-
-
-def export_query(
-    *, project_id: int, format: str, filters: dict, quality: dict[int, float]
-) -> tuple[str, list, str, list]:
-    """The export's SQL: (select, its params, the count query's FROM/WHERE, its params).
-
-    Every format walks the project's tasks in id order; the annotations format
-    gathers each task's annotations into one JSON array, so task data crosses
-    the wire once per task rather than once per annotation.
-    """
-    params: list[Any] = [project_id]
-    ann_where, ann_params = "a.task_id = t.id", []
-    frm = (
-        " FROM projects_task t LEFT JOIN projects_resolution r ON r.task_id = t.id"
-        " LEFT JOIN projects_taskagreement m ON m.task_id = t.id"
-        " WHERE t.project_id = %s"
-    )
-    if filters["reviewed_only"]:
-        if format == "annotations":
-            ann_where += " AND a.review_state = 'accepted'"
-        else:
-            frm += (
-                " AND (r.id IS NOT NULL OR EXISTS (SELECT 1 FROM projects_annotation ra"
-                " WHERE ra.task_id = t.id AND ra.review_state = 'accepted'))"
-            )
-    if filters["min_agreement"] is not None:
-        # A reviewer's resolution settles a task whatever its agreement was.
-        frm += " AND (r.id IS NOT NULL OR m.agreement >= %s)"
-        params.append(filters["min_agreement"])
-    if filters["min_annotator_quality"] is not None:
-        bar = filters["min_annotator_quality"]
-        good = [uid for uid, q in quality.items() if q is not None and q >= bar]
-        if format == "annotations":
-            ann_where += " AND a.annotator_id = ANY(%s)"
-            ann_params.append(good)
-        else:
-            # The consensus is trusted only when everyone who shaped it meets the bar.
-            frm += (
-                " AND (r.id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM projects_annotation qa"
-                " WHERE qa.task_id = t.id AND qa.review_state <> 'rejected'"
-                " AND NOT (qa.annotator_id = ANY(%s))))"
-            )
-            params.append(good)
-    if filters["gold"] == "exclude":
-        frm += " AND NOT t.is_gold"
-    elif filters["gold"] == "only":
-        frm += " AND t.is_gold"
-    if format == "annotations":
-        select = (
-            f"SELECT {TASK_SELECT}, (SELECT json_agg(json_build_array(a.id, a.annotator_id,"
-            " a.values, a.lead_time_s, a.review_state, a.source, a.created_at, a.updated_at)"
-            f" ORDER BY a.id) FROM projects_annotation a WHERE {ann_where}){frm} ORDER BY t.id"
-        )
-        return select, ann_params + params, frm, params
-    return f"SELECT {TASK_SELECT}{frm} ORDER BY t.id", params, frm, params
 
 
 def annotator_quality(project_id: int) -> dict[int, float]:
@@ -333,19 +255,17 @@ def export_rows(export: Export, conn: psycopg.Connection) -> Iterator[tuple[int,
         question=filters["question"],
         quality=quality,
     )
-    select, params, frm, count_params = export_query(
+    select, params, frm, count_params = sql.export_query(
         project_id=export.project_id, format=export.format, filters=filters, quality=quality
     )
     formatter = formats.FORMATTERS[export.format]
     per_annotation = export.format == "annotations"
-    columns = (*TASK_COLUMNS, "annotations") if per_annotation else TASK_COLUMNS
+    columns = (*sql.TASK_COLUMNS, "annotations") if per_annotation else sql.TASK_COLUMNS
     split, ratio, seed = filters["split"], filters["validation_ratio"], filters["seed"]
     with conn.cursor() as count_cursor:
-        # The whole result is read, so plan for throughput, not for the first
-        # rows (a cursor's default); JIT compilation only adds latency here.
-        count_cursor.execute("SET LOCAL cursor_tuple_fraction = 1.0")
-        count_cursor.execute("SET LOCAL jit = off")
-        count_cursor.execute(f"SELECT count(*){frm}", count_params)
+        for setting in sql.THROUGHPUT_SETTINGS:
+            count_cursor.execute(setting)
+        count_cursor.execute(sql.count(frm), count_params)
         total = count_cursor.fetchone()[0]
     with conn.cursor(name=f"export_{export.pk}") as cursor:
         cursor.execute(select, params)
@@ -355,7 +275,7 @@ def export_rows(export: Export, conn: psycopg.Connection) -> Iterator[tuple[int,
                 continue
             if per_annotation:
                 for annotation in row.pop("annotations") or ():
-                    row.update(zip(ANNOTATION_FIELDS, annotation, strict=True))
+                    row.update(zip(sql.ANNOTATION_FIELDS, annotation, strict=True))
                     for line in formatter(row, ctx):
                         yield position, total, line
                 continue

@@ -30,13 +30,14 @@ from pathlib import Path
 
 import orjson
 import psycopg
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from imports.models import ImportJob
-from projects.models import Project, Task
+from projects.models import Project
+from web import jobs, rows
 
-from . import shapes
+from . import shapes, sql
 
 log = logging.getLogger(__name__)
 
@@ -208,24 +209,6 @@ READERS = {"jsonl": read_jsonl, "json": read_json_array, "csv": read_csv}
 
 # --- loading into the database ---------------------------------------------------
 
-_HANDLED = {"id", "project", "external_id", "data", "content_hash", "is_gold", "gold"}
-
-
-def _copy_columns() -> tuple[str, tuple]:
-    """The COPY column list, filling every other Task column with its model default."""
-    names, defaults = [], []
-    for model_field in Task._meta.concrete_fields:
-        if model_field.name in _HANDLED:
-            continue
-        names.append(connection.ops.quote_name(model_field.column))
-        if getattr(model_field, "auto_now_add", False) or getattr(model_field, "auto_now", False):
-            defaults.append(timezone.now())
-        else:
-            defaults.append(model_field.get_db_prep_save(model_field.get_default(), connection))
-    fixed = ["project_id", "external_id", "data", "content_hash", "is_gold", "gold"]
-    return ", ".join([*fixed, *names]), tuple(defaults)
-
-
 def task_key(task: shapes.Normalised) -> tuple[bytes, str, str]:
     """The stored JSON, its content hash and the task's external_id.
 
@@ -264,26 +247,19 @@ class _Loader:
         self.counts = counts
         self.error_key = error_key
         self.rows: list[tuple] = []
-        self.columns, self.defaults = _copy_columns()
-        self.cursor = connection.cursor().cursor
-        self.cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", (0x514D50, project_id))
+        self.copy_sql, self.defaults = sql.task_copy()
+        self.cursor = rows.cursor()
+        self.cursor.execute(sql.PROJECT_LOCK, (0x514D50, project_id))
         # external_id -> content hash, for tasks stored before this import and
         # for the records this import has seen (a repeat is a duplicate).
         self.before: dict[str, str] = {}
         self.before_hashes: set[str] = set()
         if keys is None:
-            self.cursor.execute(
-                "SELECT external_id, content_hash FROM projects_task WHERE project_id = %s",
-                (project_id,),
-            )
+            self.cursor.execute(sql.TASK_KEYS, (project_id,))
         else:
             # A small batch looks up only its own ids and hashes.
             ids, hashes = keys
-            self.cursor.execute(
-                "SELECT external_id, content_hash FROM projects_task"
-                " WHERE project_id = %s AND (external_id = ANY(%s) OR content_hash = ANY(%s))",
-                (project_id, ids, hashes),
-            )
+            self.cursor.execute(sql.BATCH_TASK_KEYS, (project_id, ids, hashes))
         for external_id, content_hash in self.cursor:
             self.before[external_id] = content_hash
             self.before_hashes.add(content_hash)
@@ -372,7 +348,7 @@ class _Loader:
 
     def _store(self, rows: list[tuple]) -> None:
         defaults = self.defaults
-        with self.cursor.copy(f"COPY projects_task ({self.columns}) FROM STDIN") as copy:
+        with self.cursor.copy(self.copy_sql) as copy:
             for row in rows:
                 copy.write_row(row + defaults)
 
@@ -409,21 +385,10 @@ class _ProgressWriter:
     def __call__(self, progress: float, lines: int) -> None:
         try:
             if self.conn is None:
-                db = connection.settings_dict
-                self.conn = psycopg.connect(
-                    dbname=db["NAME"],
-                    user=db["USER"],
-                    password=db["PASSWORD"],
-                    host=db["HOST"] or None,
-                    port=db["PORT"] or None,
-                    autocommit=True,
-                )
+                self.conn = rows.connect(autocommit=True)
                 # Never wait on a row this process itself has locked.
-                self.conn.execute("SET lock_timeout = '200ms'")
-            self.conn.execute(
-                "UPDATE projects_importjob SET progress = %s, lines = %s WHERE id = %s",
-                (min(progress, 0.99), lines, self.job_id),
-            )
+                self.conn.execute(sql.PROGRESS_LOCK_TIMEOUT)
+            self.conn.execute(sql.PROGRESS, (min(progress, 0.99), lines, self.job_id))
         except psycopg.Error:
             log.warning("import %s: progress not written", self.job_id, exc_info=True)
 
@@ -614,7 +579,7 @@ def import_job_create(
         shape=shape,
         mapping=mapping or {},
     )
-    import_task_run.delay_on_commit(job.pk)
+    jobs.enqueue(import_task_run, job.pk)
     return job
 
 

@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from labeling import sql
 from labeling.models import Assignment
 from labeling.signals import answers_changed
 from projects.models import Annotation, AnnotationRevision, Membership, Project, Task
@@ -41,110 +42,6 @@ class AnswerConflict(Exception):
     """The answer cannot be stored in the task's current state (HTTP 409)."""
 
 
-# The first open task (fewest answers first) that the annotator has not
-# answered or skipped and that still has room under the overlap once active
-# leases are counted. The partial index task_lease_gold_order serves the
-# ORDER BY, so the cost does not grow with the number of tasks in the project.
-# The caller has neither answered nor skipped the task (shared by both queries).
-_NOT_DONE_BY_USER = """NOT EXISTS (
-    SELECT 1 FROM projects_annotation an
-    WHERE an.task_id = t.id AND an.annotator_id = %(user)s)
-  AND NOT EXISTS (
-    SELECT 1 FROM projects_assignment a
-    WHERE a.task_id = t.id AND a.annotator_id = %(user)s
-      AND a.state IN ('submitted', 'skipped'))"""
-
-_CANDIDATE_SQL = """
-SELECT t.id FROM projects_task t
-WHERE t.project_id = %(project)s
-  AND t.state = 'open'
-  AND t.is_gold = %(gold)s
-  AND t.annotation_count < %(overlap)s
-  AND NOT (t.id = ANY(%(tried)s))
-  AND %%NOTDONE%%
-  AND t.annotation_count + (
-    SELECT count(*) FROM projects_assignment a
-    WHERE a.task_id = t.id AND a.state = 'leased' AND a.expires_at > %(now)s
-  ) < %(overlap)s
-ORDER BY t.annotation_count, t.id
-LIMIT 1
-FOR UPDATE OF t SKIP LOCKED
-""".replace("%%NOTDONE%%", _NOT_DONE_BY_USER)
-
-_CANDIDATE_PEEK_SQL = _CANDIDATE_SQL.replace("FOR UPDATE OF t SKIP LOCKED", "")
-
-# Run after the task lock is held: the lease is written only if the task
-# still has room. A new statement sees every assignment committed before the
-# lock was granted, which the candidate query's older snapshot may have missed.
-_LEASE_INSERT_SQL = """
-WITH fresh AS (
-  SELECT t.id FROM projects_task t
-  WHERE t.id = %(task)s
-    AND %%NOTDONE%%
-    AND t.annotation_count + (
-      SELECT count(*) FROM projects_assignment a
-      WHERE a.task_id = t.id AND a.state = 'leased' AND a.expires_at > %(now)s
-        AND a.annotator_id <> %(user)s
-    ) < %(overlap)s
-)
-INSERT INTO projects_assignment
-  (project_id, task_id, annotator_id, state, leased_at, expires_at, skip_reason)
-SELECT %(project)s, fresh.id, %(user)s, 'leased', %(now)s, %(expires)s, '' FROM fresh
-ON CONFLICT (task_id, annotator_id) DO UPDATE
-  SET state = 'leased', leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at
-RETURNING *
-""".replace("%%NOTDONE%%", _NOT_DONE_BY_USER)
-# The lease comes back with its task, so the caller needs no second query.
-_LEASE_SQL = f"""WITH a AS ({_LEASE_INSERT_SQL})
-SELECT {rows.columns(Assignment, "a")}, {rows.columns(Task, "t")}
-FROM a JOIN projects_task t ON t.id = a.task_id"""
-
-_ACTIVE_LEASE_SQL = f"""
-SELECT {rows.columns(Assignment, "a")}, {rows.columns(Task, "t")}
-FROM projects_assignment a JOIN projects_task t ON t.id = a.task_id
-WHERE a.project_id = %s AND a.annotator_id = %s AND a.state = 'leased' AND a.expires_at > %s
-ORDER BY a.leased_at, a.id
-LIMIT 1"""
-
-
-# Run under the task lock, taken by an earlier statement so that this one's
-# snapshot sees every answer and lease committed before it. The checks and the
-# writes share the statement: the answer, the caller's lease marked submitted
-# and the task's count are written only when the checks pass, and the checks
-# come back either way so the caller can say why not.
-_SUBMIT_SQL = f"""
-WITH chk AS (
-  SELECT
-    (SELECT id FROM projects_annotation WHERE client_id = %(client)s) AS same_client,
-    EXISTS (SELECT 1 FROM projects_annotation
-            WHERE task_id = %(task)s AND annotator_id = %(user)s) AS answered,
-    (SELECT count(*) FROM projects_assignment
-     WHERE task_id = %(task)s AND state = 'leased' AND expires_at > %(now)s
-       AND annotator_id <> %(user)s) AS others_leased
-), an AS (
-  INSERT INTO projects_annotation
-    (project_id, task_id, annotator_id, "values", client_id, lead_time_s, source,
-     review_state, review_comment, created_at, updated_at)
-  SELECT %(project)s, %(task)s, %(user)s, %(values)s::jsonb, %(client)s,
-         %(lead_time)s::float8, %(source)s, %(review_state)s, '', %(now)s, %(now)s
-  FROM chk
-  WHERE chk.same_client IS NULL AND NOT chk.answered
-    AND %(count)s + chk.others_leased < %(overlap)s
-  RETURNING *
-), lease AS (
-  UPDATE projects_assignment SET state = 'submitted', finished_at = %(now)s
-  WHERE task_id = %(task)s AND annotator_id = %(user)s AND EXISTS (SELECT 1 FROM an)
-), counted AS (
-  UPDATE projects_task
-  SET annotation_count = annotation_count + 1,
-      state = CASE WHEN annotation_count + 1 >= %(overlap)s AND state = 'open'
-                   THEN 'complete' ELSE state END
-  WHERE id = %(task)s AND EXISTS (SELECT 1 FROM an)
-)
-SELECT chk.same_client, chk.answered, {rows.columns(Annotation, "an")}
-FROM chk LEFT JOIN an ON true"""
-
-
 def _assignment_with_task(row) -> Assignment:
     assignment = rows.instance(Assignment, row)
     assignment.task = rows.instance(Task, row, rows.width(Assignment))
@@ -153,7 +50,7 @@ def _assignment_with_task(row) -> Assignment:
 
 def _active_lease(project: Project, annotator, now) -> Assignment | None:
     with rows.prepared_cursor() as cursor:
-        cursor.execute(_ACTIVE_LEASE_SQL, [project.pk, annotator.pk, now])
+        cursor.execute(sql.ACTIVE_LEASE, [project.pk, annotator.pk, now])
         row = cursor.fetchone()
     return None if row is None else _assignment_with_task(row)
 
@@ -168,19 +65,19 @@ def _lease_one(cursor, *, project: Project, annotator, gold: bool, now) -> Assig
         "tried": [],
     }
     for attempt in range(MAX_LEASE_TRIES):
-        cursor.execute(_CANDIDATE_SQL, params)
+        cursor.execute(sql.CANDIDATE, params)
         row = cursor.fetchone()
         if row is None:
             # SKIP LOCKED also skips tasks that others are leasing right now;
             # only when none is left even counting those is the pool empty.
-            cursor.execute(_CANDIDATE_PEEK_SQL, params)
+            cursor.execute(sql.CANDIDATE_PEEK, params)
             if cursor.fetchone() is None:
                 return None
             time.sleep(0.002 * (attempt + 1))
             continue
         task_id = row[0]
         cursor.execute(
-            _LEASE_SQL,
+            sql.LEASE,
             {
                 **params,
                 "task": task_id,
@@ -288,12 +185,10 @@ def annotation_submit(
         with transaction.atomic(), rows.prepared_cursor() as cursor:
             # The lock comes first, in its own statement, so the checks below see
             # every answer committed before it (a double submit waits here).
-            cursor.execute(
-                "SELECT annotation_count FROM projects_task WHERE id = %s FOR UPDATE", [task.pk]
-            )
+            cursor.execute(sql.LOCK_TASK, [task.pk])
             (count,) = cursor.fetchone()
             cursor.execute(
-                _SUBMIT_SQL,
+                sql.SUBMIT,
                 {
                     "project": project.pk,
                     "task": task.pk,

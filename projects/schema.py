@@ -4,6 +4,9 @@ A schema is an ordered list of questions, each ``{name, type, title, help,
 required, ...}``. Every error names the question (by position and name) and
 the field, so a lead can fix a schema without guessing.
 
+This module is the entry point callers use; each type's own rules live in
+``projects/questions/`` (one module per type, see docs/questions.md).
+
 Answer shapes (what ``Annotation.values[name]`` holds):
 
 =============  =====================================================================
@@ -28,28 +31,31 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
-QUESTION_TYPES = ("text", "rating", "label", "multilabel", "preference", "ranking")
-LEVELS = {
-    "text": "text",
-    "rating": "ordinal",
-    "label": "nominal",
-    "multilabel": "nominal",
-    "preference": "ordinal",
-    "ranking": "ordinal",
-}
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-PREFILL_RE = re.compile(r"^(instruction|input|reference|responses\.\d+|meta\.[A-Za-z0-9_]+)$")
-PREFERENCE_CHOICES = ("A", "B", "tie")
+from . import questions as question_types
+from .questions.preference import PREFERENCE_CHOICES, preference_score
+from .questions.text import PREFILL_RE, answer_text
 
+QUESTION_TYPES = question_types.TYPES
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 COMMON_KEYS = {"name", "type", "title", "help", "required"}
-TYPE_KEYS = {
-    "text": {"prefill", "min_length", "max_length", "placeholder"},
-    "rating": {"min", "max", "labels", "level", "target"},
-    "label": {"options", "target"},
-    "multilabel": {"options", "target", "min_selected", "max_selected"},
-    "preference": {"strength"},
-    "ranking": set(),
-}
+# Kept for callers that read them; the types own these facts.
+LEVELS = {name: t.default_level for name, t in question_types.REGISTRY.items()}
+TYPE_KEYS = {name: set(t.fields) for name, t in question_types.REGISTRY.items()}
+
+__all__ = [
+    "PREFERENCE_CHOICES",
+    "PREFILL_RE",
+    "QUESTION_TYPES",
+    "SchemaError",
+    "answer_context",
+    "answer_display",
+    "answer_text",
+    "preference_score",
+    "question_level",
+    "validate_answer",
+    "validate_questions",
+    "validate_values",
+]
 
 
 class SchemaError(ValidationError):
@@ -59,22 +65,6 @@ class SchemaError(ValidationError):
 def _where(index: int, question: Any) -> str:
     name = question.get("name") if isinstance(question, dict) else None
     return f"questions[{index}]" + (f" ({name})" if isinstance(name, str) and name else "")
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _check_options(q: dict, err) -> None:
-    options = q.get("options")
-    if not isinstance(options, list) or len(options) < 2:
-        err("options", "needs a list of at least two options")
-        return
-    if not all(isinstance(o, str) and o.strip() for o in options):
-        err("options", "every option must be a non-empty string")
-    elif len(set(options)) != len(options):
-        dupes = sorted({o for o in options if options.count(o) > 1})
-        err("options", f"options must be distinct; repeated: {', '.join(dupes)}")
 
 
 def _check_question(index: int, q: Any, errors: dict[str, list[str]]) -> dict:
@@ -93,7 +83,8 @@ def _check_question(index: int, q: Any, errors: dict[str, list[str]]) -> dict:
     if qtype not in QUESTION_TYPES:
         err("type", f"must be one of {', '.join(QUESTION_TYPES)}")
         return q
-    unknown = set(q) - COMMON_KEYS - TYPE_KEYS[qtype]
+    kind = question_types.get(qtype)
+    unknown = set(q) - COMMON_KEYS - kind.fields
     if unknown:
         err(sorted(unknown)[0], f"is not a field of a {qtype} question")
     for key in ("title", "help"):
@@ -101,51 +92,7 @@ def _check_question(index: int, q: Any, errors: dict[str, list[str]]) -> dict:
             err(key, "must be a string")
     if "required" in q and not isinstance(q["required"], bool):
         err("required", "must be true or false")
-
-    if qtype == "text":
-        prefill = q.get("prefill")
-        if prefill is not None and (not isinstance(prefill, str) or not PREFILL_RE.match(prefill)):
-            err(
-                "prefill",
-                "must name a task field: instruction, input, reference, responses.N or meta.KEY",
-            )
-        for key in ("min_length", "max_length"):
-            if key in q and (not _is_int(q[key]) or q[key] < 0):
-                err(key, "must be a non-negative integer")
-    elif qtype == "rating":
-        lo, hi = q.get("min"), q.get("max")
-        if not _is_int(lo):
-            err("min", "must be an integer")
-        if not _is_int(hi):
-            err("max", "must be an integer")
-        if _is_int(lo) and _is_int(hi):
-            if hi <= lo:
-                err("max", f"must be greater than min ({lo})")
-            elif hi - lo > 100:
-                err("max", "allows at most 101 points on a scale")
-        labels = q.get("labels")
-        if labels is not None:
-            if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
-                err("labels", "must map scale points to label strings")
-            elif _is_int(lo) and _is_int(hi):
-                for key in labels:
-                    if not (str(key).lstrip("-").isdigit() and lo <= int(key) <= hi):
-                        err("labels", f"has {key!r}, which is not a point of the scale {lo}..{hi}")
-                        break
-        if q.get("level", "ordinal") not in ("ordinal", "interval"):
-            err("level", "must be ordinal or interval")
-    elif qtype in ("label", "multilabel"):
-        _check_options(q, err)
-        if qtype == "multilabel":
-            for key in ("min_selected", "max_selected"):
-                if key in q and (not _is_int(q[key]) or q[key] < 0):
-                    err(key, "must be a non-negative integer")
-    elif qtype == "preference" and "strength" in q and not isinstance(q["strength"], bool):
-        err("strength", "must be true or false")
-    if qtype in ("rating", "label", "multilabel") and "target" in q:
-        target = q["target"]
-        if not isinstance(target, str) or not re.match(r"^responses\.\d+$", target):
-            err("target", "must be responses.N (the response this question judges)")
+    kind.check(q, err)
     return q
 
 
@@ -176,20 +123,7 @@ def validate_questions(questions: Any) -> list[dict]:
 
 def question_level(question: dict) -> str:
     """The level of measurement agreement is computed at."""
-    if question["type"] == "rating":
-        return question.get("level", "ordinal")
-    return LEVELS[question["type"]]
-
-
-def preference_score(value: Any) -> int:
-    """Place a preference answer on the ordinal scale -3..3 (A strongly .. B strongly)."""
-    if isinstance(value, dict):
-        choice, strength = value.get("choice"), value.get("strength") or 1
-    else:
-        choice, strength = value, 1
-    if choice == "tie":
-        return 0
-    return -strength if choice == "A" else strength
+    return question_types.question_type(question).level(question)
 
 
 def answer_context(data: Any) -> dict:
@@ -207,15 +141,14 @@ def answer_context(data: Any) -> dict:
     }
 
 
-def answer_text(value: Any) -> str | None:
-    """The text of a text answer: a string, or ``{"text", "turn"}`` for a corrected turn."""
-    if isinstance(value, dict):
-        value = value.get("text")
-    return value if isinstance(value, str) else None
+def answer_display(value: Any, question: dict | None = None, task: Any = None) -> str:
+    """One answer as a short line of text for pages that list answers.
 
-
-def answer_display(value: Any) -> str:
-    """One answer as a short line of text for pages that list answers."""
+    With its question, the type shows it (labels, letters, 1-based turns);
+    without (a question since removed), a generic line.
+    """
+    if question is not None and question.get("type") in QUESTION_TYPES:
+        return question_types.question_type(question).display(question, value, task)
     if value is None:
         return "—"
     if isinstance(value, dict) and "turn" in value:
@@ -227,22 +160,6 @@ def answer_display(value: Any) -> str:
     return str(value)
 
 
-def _text_answer(value: Any, assistant_turns: frozenset[int]) -> Any:
-    if not isinstance(value, dict):
-        if not isinstance(value, str):
-            raise ValueError('must be a string, or {"text": …, "turn": n} to correct a turn')
-        return value
-    text, turn = value.get("text"), value.get("turn")
-    if not isinstance(text, str):
-        raise ValueError("text must be a string")
-    if turn is None:
-        return text
-    if not _is_int(turn) or turn not in assistant_turns:
-        turns = ", ".join(str(t) for t in sorted(assistant_turns)) or "none in this task"
-        raise ValueError(f"turn must be the index of an assistant turn ({turns})")
-    return {"text": text, "turn": turn}
-
-
 def validate_answer(
     question: dict,
     value: Any,
@@ -252,60 +169,11 @@ def validate_answer(
 ) -> Any:
     """Return the normalised answer to one question, or raise ValueError saying why."""
     qtype = question["type"]
-    if qtype == "text":
-        answer = _text_answer(value, assistant_turns)
-        value = answer_text(answer)
-        if len(value) < question.get("min_length", 0):
-            raise ValueError(f"must be at least {question['min_length']} characters")
-        if "max_length" in question and len(value) > question["max_length"]:
-            raise ValueError(f"must be at most {question['max_length']} characters")
-        return answer
-    if qtype == "rating":
-        if isinstance(value, str) and value.lstrip("-").isdigit():
-            value = int(value)
-        lo, hi = question["min"], question["max"]
-        if not _is_int(value) or not lo <= value <= hi:
-            raise ValueError(f"must be an integer from {lo} to {hi}")
-        return value
-    if qtype == "label":
-        if value not in question["options"]:
-            raise ValueError(f"must be one of {', '.join(question['options'])}")
-        return value
-    if qtype == "multilabel":
-        options = question["options"]
-        if not isinstance(value, list) or any(v not in options for v in value):
-            raise ValueError(f"must be a list of options from {', '.join(options)}")
-        if len(set(value)) != len(value):
-            raise ValueError("must not repeat an option")
-        if len(value) < question.get("min_selected", 0):
-            raise ValueError(f"needs at least {question['min_selected']} options")
-        if "max_selected" in question and len(value) > question["max_selected"]:
-            raise ValueError(f"allows at most {question['max_selected']} options")
-        return [o for o in options if o in value]
-    if qtype == "preference":
-        if question.get("strength"):
-            if isinstance(value, str):
-                value = {"choice": value, "strength": 1}
-            if not isinstance(value, dict) or value.get("choice") not in PREFERENCE_CHOICES:
-                raise ValueError('must be {"choice": "A"|"B"|"tie", "strength": 1..3}')
-            if value["choice"] == "tie":
-                return {"choice": "tie", "strength": 0}
-            strength = value.get("strength", 1)
-            if not _is_int(strength) or not 1 <= strength <= 3:
-                raise ValueError("strength must be 1, 2 or 3")
-            return {"choice": value["choice"], "strength": strength}
-        if isinstance(value, dict):
-            value = value.get("choice")
-        if value not in PREFERENCE_CHOICES:
-            raise ValueError("must be A, B or tie")
-        return value
-    if qtype == "ranking":
-        if not isinstance(value, list) or not all(_is_int(v) for v in value):
-            raise ValueError("must be a list of response indices, best first")
-        if sorted(value) != list(range(n_responses)):
-            raise ValueError(f"must order every one of the {n_responses} responses exactly once")
-        return value
-    raise ValueError(f"unknown question type {qtype}")
+    if qtype not in QUESTION_TYPES:
+        raise ValueError(f"unknown question type {qtype}")
+    return question_types.get(qtype).validate(
+        question, value, n_responses=n_responses, assistant_turns=assistant_turns
+    )
 
 
 def validate_values(
@@ -327,11 +195,10 @@ def validate_values(
     clean: dict[str, Any] = {}
     for q in questions:
         name = q["name"]
-        value = values.get(name)
-        if q["type"] == "text" and isinstance(value, dict) and answer_text(value) == "":
-            value = ""
+        kind = question_types.question_type(q)
+        value = kind.blank(values.get(name))
         if value is None or value == "" or value == []:
-            if q.get("required", True) and not partial and q["type"] != "multilabel":
+            if kind.required(q) and not partial:
                 errors[f"values.{name}"] = [f"{name} is required"]
             elif value is not None:
                 clean[name] = value

@@ -10,6 +10,7 @@ from django.http import Http404
 
 from web import rows
 
+from . import sql
 from .models import Membership, Project, Role, Task
 
 ALL_ROLES = frozenset(Role.values)
@@ -81,22 +82,10 @@ def _remember_role(project: Project, user: AbstractBaseUser, role: str | None) -
         project.member_role_user = user.pk
 
 
-# Raw SQL: every labeling call starts here, and compiling the ORM query for
-# it cost more than running it.
-_PROJECT_SQL = """SELECT {project}, m.role FROM projects_project p
-LEFT JOIN projects_membership m ON m.project_id = p.id AND m.user_id = %s
-WHERE p.id = %s""".format(project=rows.columns(Project, "p"))
-
-_TASK_SQL = """SELECT {task}, {project}, m.role FROM projects_task t
-JOIN projects_project p ON p.id = t.project_id
-LEFT JOIN projects_membership m ON m.project_id = p.id AND m.user_id = %s
-WHERE t.id = %s""".format(task=rows.columns(Task, "t"), project=rows.columns(Project, "p"))
-
-
-def _row_for_user(sql: str, user: AbstractBaseUser, raw_id: int | str, missing: str):
-    """The row of ``sql`` for (user, id); a 404 for an id that is not a valid key or not there."""
+def _row_for_user(query: str, user: AbstractBaseUser, raw_id: int | str, missing: str):
+    """The row of ``query`` for (user, id); a 404 for an id that is not a valid key or not there."""
     pk = _id(raw_id)
-    row = None if pk is None else rows.fetchone(sql, [user.pk, pk])
+    row = None if pk is None else rows.fetchone(query, [user.pk, pk])
     if row is None:
         raise Http404(missing)
     return row
@@ -110,7 +99,7 @@ def project_for_user(
     A project the user is not a member of is a 404 (its existence is not
     revealed); a member without a fitting role gets a 403. One query.
     """
-    row = _row_for_user(_PROJECT_SQL, user, project_id, "No such project.")
+    row = _row_for_user(sql.PROJECT_FOR_USER, user, project_id, "No such project.")
     project = rows.instance(Project, row)
     _remember_role(project, user, row[-1])
     _check_role(user, project, roles)
@@ -121,7 +110,7 @@ def task_for_user(
     user: AbstractBaseUser, task_id: int | str, *, roles: frozenset[str] = ALL_ROLES
 ) -> Task:
     """The task (with its project) if the user may see it with one of ``roles``. One query."""
-    row = _row_for_user(_TASK_SQL, user, task_id, "No such task.")
+    row = _row_for_user(sql.TASK_FOR_USER, user, task_id, "No such task.")
     task = rows.instance(Task, row)
     task.project = rows.instance(Project, row, rows.width(Task))
     _remember_role(task.project, user, row[-1])

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from .models import Membership, Project, Role
+from .questions import question_type
 from .schema import validate_questions
 
 EDITABLE_FIELDS = (
@@ -63,14 +64,8 @@ def _check_schema_change(project: Project, questions: list[dict]) -> None:
             errors[key] = [f"{name} has answers and cannot be removed"]
         elif new[name]["type"] != old["type"]:
             errors[key] = [f"{name} has answers and cannot change type from {old['type']}"]
-        elif old["type"] in ("label", "multilabel"):
-            lost = [o for o in old.get("options", []) if o not in new[name].get("options", [])]
-            if lost:
-                errors[key] = [f"{name} has answers and cannot drop options: {', '.join(lost)}"]
-        elif old["type"] == "rating" and (
-            new[name].get("min") != old.get("min") or new[name].get("max") != old.get("max")
-        ):
-            errors[key] = [f"{name} has answers and cannot change its scale"]
+        elif problem := question_type(old).schema_change(old, new[name]):
+            errors[key] = [problem]
     if errors:
         raise ValidationError(errors)
 

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from . import services
 from .forms import MemberForm, ProjectForm, parse_questions
+from .questions.widgets import question_widgets
 from .selectors import (
     LEAD_ONLY,
     can_create_projects,
@@ -19,6 +20,12 @@ from .selectors import (
     projects_for_user,
     task_counts,
 )
+
+# What the preview draws the widgets against: a task with two responses.
+PREVIEW_TASK = {
+    "instruction": "The task's instruction",
+    "responses": ["The first response", "The second response"],
+}
 
 
 def _apply_service_errors(form, exc: ValidationError) -> None:
@@ -96,14 +103,14 @@ def questions_preview(request):
         errors = []
     except ValidationError as exc:
         questions, errors = [], exc.messages
-    for q in questions:
-        if q["type"] == "rating":
-            labels = q.get("labels") or {}
-            q["scale"] = [(v, labels.get(str(v), "")) for v in range(q["min"], q["max"] + 1)]
     return render(
         request,
         "projects/partials/questions_preview.html",
-        {"questions": questions, "errors": errors},
+        {
+            "questions": questions,
+            "widgets": question_widgets(questions, PREVIEW_TASK),
+            "errors": errors,
+        },
     )
 
 

@@ -29,6 +29,20 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
+# --- markers ----------------------------------------------------------------
+
+# Marks follow the fixtures a test uses, so a test cannot forget its mark:
+# ``-m "not browser and not worker"`` runs everything that needs neither
+# Chromium nor a Celery worker process.
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & {"browser", "page_as"}:
+            item.add_marker(pytest.mark.browser)
+        if "celery_worker" in used:
+            item.add_marker(pytest.mark.worker)
+
+
 # --- personas -------------------------------------------------------------
 
 

@@ -7,29 +7,16 @@ because every labeling call pays for it.
 
 from __future__ import annotations
 
-from functools import cache
-
 from django.contrib.auth import get_user_model
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
-from web import rows
-
-
-@cache
-def _token_sql() -> str:
-    # Built once: the user model is only known once the apps are loaded.
-    User = get_user_model()
-    return (
-        f"SELECT tk.created, {rows.columns(User, 'u')} FROM authtoken_token tk "
-        f"JOIN {User._meta.db_table} u ON u.{User._meta.pk.column} = tk.user_id "
-        "WHERE tk.key = %s"
-    )
+from web import rows, sql
 
 
 class TokenAuthentication(authentication.TokenAuthentication):
     def authenticate_credentials(self, key: str):
-        row = rows.fetchone(_token_sql(), [key])
+        row = rows.fetchone(sql.token_user(), [key])
         if row is None:
             raise exceptions.AuthenticationFailed("Invalid token.")
         user = rows.instance(get_user_model(), row, 1)

@@ -1,11 +1,11 @@
-"""Raw SQL for hot paths: prepared statements and model instances from rows.
+"""Every raw SQL path gets its cursor or connection here; hot paths get prepared statements.
 
 The labeling hot paths (next task, submit, token check) run on every
 annotator action; compiling their ORM queries cost more CPU than PostgreSQL
 spent answering them, and planning each statement anew cost PostgreSQL more
 than running it. These helpers let such a path write its SQL once, have it
 prepared on the connection, and still hand the rest of the code ordinary
-model instances.
+model instances. The SQL strings themselves live in each app's ``sql.py``.
 """
 
 from __future__ import annotations
@@ -41,6 +41,35 @@ def prepared_cursor() -> Iterator:
     )
     with wrapper as cursor:
         yield cursor
+
+
+def cursor():
+    """Django's ordinary cursor, for SQL that is not a fixed hot-path string.
+
+    Parameters are bound on the client, as everywhere in Django. Use it as a
+    context manager, or keep it for a longer job (an import's loader does);
+    COPY works through it too: ``cursor.copy(...)`` passes through to psycopg.
+    """
+    return connection.cursor()
+
+
+def connect(**options) -> psycopg.Connection:
+    """A psycopg connection of its own to Django's database, beside Django's connection.
+
+    For work that must not share the current transaction: progress that a
+    page should see while an import's transaction is still open, or an
+    export's REPEATABLE READ snapshot. ``options`` go to ``psycopg.connect``;
+    the caller closes the connection.
+    """
+    db = connection.settings_dict
+    return psycopg.connect(
+        dbname=db["NAME"],
+        user=db["USER"],
+        password=db["PASSWORD"],
+        host=db["HOST"] or None,
+        port=db["PORT"] or None,
+        **options,
+    )
 
 
 def fetchone(sql: str, params: Sequence):

@@ -153,7 +153,7 @@
   // The text question of a conversation answers with the next assistant turn,
   // or with a corrected version of one the annotator picks (hidden turn input).
   function turnFieldset() {
-    var input = document.querySelector("#label-form input.turn-input");
+    var input = document.querySelector("form input.turn-input");
     return input ? input.closest("fieldset") : null;
   }
   function assistantTurns() {
@@ -208,16 +208,19 @@
     input.dispatchEvent(new Event("change", { bubbles: true }));
     return true;
   }
+  // Each question declares its keys (projects/questions: QuestionType.keys):
+  // data-digits names what 0-9 do, data-digit-field a suffix to the field they
+  // act on, data-advance moves on after a digit, data-letters maps letter keys
+  // to values, data-enter the element Enter focuses.
   function digit(q, d) {
-    var type = q.dataset.type, name = "q-" + q.dataset.name;
-    if (type === "rating") {
-      if (check(q.querySelector('input[name="' + name + '"][value="' + d + '"]'))) setActive(state.active + 1);
-    } else if (type === "label" || type === "multilabel") {
+    var how = q.dataset.digits, name = "q-" + q.dataset.name + (q.dataset.digitField || "");
+    var done = false;
+    if (how === "value") {
+      done = check(q.querySelector('input[name="' + name + '"][value="' + d + '"]'));
+    } else if (how === "nth") {
       var opts = q.querySelectorAll('input[name="' + name + '"]');
-      if (d >= 1 && d <= opts.length && check(opts[d - 1]) && type === "label") setActive(state.active + 1);
-    } else if (type === "preference") {
-      check(q.querySelector('input[name="' + name + '-strength"][value="' + d + '"]'));
-    } else if (type === "ranking") {
+      done = d >= 1 && d <= opts.length && check(opts[d - 1]);
+    } else if (how === "order") {
       // Digit n puts response n (1-based) next in the order being built.
       var list = q.querySelector("ol.ranking"), li = list.querySelector('li[data-index="' + (d - 1) + '"]');
       if (!li) return;
@@ -227,12 +230,23 @@
       list.dataset.placed = placed + 1;
       syncRanking(list);
     }
+    if (done && q.dataset.advance) setActive(state.active + 1);
   }
-  function preference(choice) {
+  function letterValue(q, key) {
+    var pairs = (q && q.dataset.letters ? q.dataset.letters.split(",") : []);
+    for (var i = 0; i < pairs.length; i++) {
+      var kv = pairs[i].split("=");
+      if (kv[0] === key) return kv[1];
+    }
+    return null;
+  }
+  // A letter acts on the active question if it takes that letter, else on the first that does.
+  function letter(key) {
     var qs = questions(), active = qs[state.active];
-    var q = active && active.dataset.type === "preference" ? active : qs.filter(function (x) { return x.dataset.type === "preference"; })[0];
-    if (!q) return;
-    check(q.querySelector('input[name="q-' + q.dataset.name + '"][value="' + choice + '"]'));
+    var q = letterValue(active, key) !== null ? active : qs.filter(function (x) { return letterValue(x, key) !== null; })[0];
+    if (!q) return false;
+    check(q.querySelector('input[name="q-' + q.dataset.name + '"][value="' + letterValue(q, key) + '"]'));
+    return true;
   }
   function openSkip() {
     var d = document.getElementById("skip-dialog");
@@ -262,26 +276,23 @@
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     var qs = questions(), q = qs[state.active];
     if (/^[0-9]$/.test(e.key) && q) { e.preventDefault(); digit(q, Number(e.key)); return; }
+    if (/^[a-zA-Z]$/.test(e.key) && letter(e.key.toLowerCase())) return;
     switch (e.key) {
-      case "a": case "A": preference("A"); break;
-      case "b": case "B": preference("B"); break;
-      case "t": case "T": preference("tie"); break;
       case "j": setActive(state.active + 1); break;
       case "k": setActive(state.active - 1); break;
       case "s": if (document.getElementById("skip-dialog")) { e.preventDefault(); openSkip(); } break;
       case "g": toggleGuidelines(); break;
       case "e": if (turnFieldset()) { e.preventDefault(); correctPreviousTurn(); } break;
-      case "?": document.getElementById("shortcuts").showModal(); break;
+      case "?": if (document.getElementById("shortcuts")) document.getElementById("shortcuts").showModal(); break;
       case "Enter":
         // A focused button in the form keeps its own Enter (submit, skip).
         if (t.tagName === "BUTTON" && t.closest("#label-form")) return;
-        if (q && q.dataset.type === "text") {
+        var to = q && q.dataset.enter ? q.querySelector(q.dataset.enter) : null;
+        if (to && !t.matches(q.dataset.enter)) {
           e.preventDefault();
-          var ta = q.querySelector("textarea");
-          ta.focus();
-          ta.setSelectionRange(ta.value.length, ta.value.length); // edit at the end, like a reply
+          to.focus();
+          if (to.setSelectionRange) to.setSelectionRange(to.value.length, to.value.length); // edit at the end, like a reply
         }
-        else if (q && q.dataset.type === "ranking" && t.tagName !== "LI") { e.preventDefault(); q.querySelector("li").focus(); }
         break;
       default: return;
     }
@@ -306,7 +317,21 @@
   });
 
   // --- set-up for each task -------------------------------------------------
+  // Other forms built from the same widgets (the review page's resolution form).
+  function initWidgets() {
+    document.querySelectorAll("form.question-widgets:not([data-ready])").forEach(function (f) {
+      f.dataset.ready = "1";
+      f.querySelectorAll("ol.ranking").forEach(setupRanking);
+      f.querySelectorAll("fieldset.question").forEach(renderDiff);
+      f.addEventListener("input", function (e) {
+        var fs = e.target.closest("fieldset.question");
+        if (fs) renderDiff(fs);
+      });
+    });
+  }
+
   function init() {
+    initWidgets();
     var w = ws();
     if (!w || w.dataset.ready) return;
     w.dataset.ready = "1";
@@ -326,9 +351,9 @@
       showTurn(tfs);
     }
     f.querySelectorAll("ol.ranking").forEach(setupRanking);
-    f.querySelectorAll("fieldset.q-text").forEach(renderDiff);
+    f.querySelectorAll("fieldset.question").forEach(renderDiff);
     f.addEventListener("input", function (e) {
-      var fs = e.target.closest("fieldset.q-text");
+      var fs = e.target.closest("fieldset.question");
       if (fs) renderDiff(fs);
       saveDraft();
     });

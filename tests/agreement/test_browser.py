@@ -9,7 +9,7 @@ from agreement.services import agreement_snapshot_create
 from projects.models import Task
 from tests.factories import AnnotationFactory, TaskFactory, UserFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _annotated(project):
@@ -55,9 +55,9 @@ def test_reviewer_resolves_a_disputed_task(page_as, reviewer, project):
     page.locator('tr[data-task="t3"]').get_by_role("link", name="Review").click()
     page.wait_for_url(f"**/review/{hard.id}/")
     form = page.locator("#resolve-form")
-    form.locator('select[name="better"]').select_option("B")
-    form.locator('input[name="quality"]').fill("4")
-    form.locator('select[name="topic"]').select_option("coding")
+    form.locator('input[name="q-better"][value="B"]').check()
+    form.locator('input[name="q-quality"][value="4"]').check()
+    form.locator('input[name="q-topic"][value="coding"]').check()
     form.get_by_role("button", name="Save resolution").click()
     page.get_by_text("resolved", exact=False).first.wait_for()
     resolution = Resolution.objects.get(task=hard)

@@ -72,11 +72,16 @@ def test_resolving_a_task(client, reviewer, disputed, project):
     assert "ann0" in page
     assert "ann2" in page
     assert "tie" in page
-    bad = client.post(url, {"better": "A", "quality": "9", "topic": "writing"})
+    # Each answer as its type shows it: the rating's label, the preference in words.
+    assert "5 · Excellent" in page
+    assert "A is better" in page
+    bad = client.post(url, {"q-better": "A", "q-quality": "9", "q-topic": "writing"})
     assert bad.status_code == 400
     assert "quality" in bad.content.decode()
     assert not Resolution.objects.filter(task=task).exists()
-    done = client.post(url, {"better": "B", "quality": "2", "topic": "coding", "comment": "B wins"})
+    done = client.post(
+        url, {"q-better": "B", "q-quality": "2", "q-topic": "coding", "comment": "B wins"}
+    )
     assert done.status_code == 302
     resolution = Resolution.objects.get(task=task)
     assert resolution.values == {"better": "B", "quality": 2, "topic": "coding"}

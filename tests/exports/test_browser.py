@@ -6,7 +6,7 @@ import pytest
 
 from tests.exports.conftest import make_task
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser, pytest.mark.worker]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_lead_creates_export_and_sees_it_become_ready(celery_worker, page_as, text_project, lead):

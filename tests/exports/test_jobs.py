@@ -26,7 +26,6 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.mark.worker
 def test_worker_builds_export_and_announces_it(celery_worker, api, text_project, lead):
     crew = [UserFactory(username=f"w{i}") for i in range(3)]
     for n in range(1, 21):

@@ -10,7 +10,7 @@ from labeling.models import Assignment
 from projects.models import Annotation, Task
 from tests.factories import TaskFactory
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 XSS_IMG = '<img src=x onerror="window.__xss=1">'
 XSS_SCRIPT = "<script>window.__xss=1</script>"

@@ -2,7 +2,7 @@ import pytest
 
 from projects.models import Project
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_lead_builds_questions_with_live_preview_and_creates_project(page_as, staff):

@@ -1,3 +1,5 @@
+"""Template tags every app may use: ``{% load quorum %}``."""
+
 from __future__ import annotations
 
 from django import template
@@ -11,22 +13,3 @@ register = template.Library()
 def markdown_filter(text: str | None):
     """Render Markdown safely: ``{{ task.data.instruction|markdown }}``."""
     return render_markdown(text)
-
-
-@register.filter(name="answer")
-def answer_filter(value) -> str:
-    """An answer as one line of text: ``{{ annotation.values.quality|answer }}``."""
-    from projects.schema import answer_display
-
-    return answer_display(value)
-
-
-@register.simple_tag(takes_context=True)
-def role_in(context, project) -> str:
-    """The current user's role in ``project``: ``{% role_in project as role %}``."""
-    from projects.selectors import project_role
-
-    request = context.get("request")
-    if request is None or project is None:
-        return ""
-    return project_role(request.user, project) or ""

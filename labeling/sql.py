@@ -1,0 +1,130 @@
+"""The labeling hot paths' SQL: leasing the next task, the active lease, submitting.
+
+Written as SQL rather than the ORM because these run on every annotator
+action and compiling the ORM queries cost more than running them; each
+string is fixed, so web.rows.prepared_cursor() lets PostgreSQL plan it once
+per connection. Table names and states come from the models.
+"""
+
+from __future__ import annotations
+
+from labeling.models import Assignment
+from projects.models import Annotation, Task
+from web import rows
+
+TASK = Task._meta.db_table
+ASSIGNMENT = Assignment._meta.db_table
+ANNOTATION = Annotation._meta.db_table
+
+OPEN = Task.State.OPEN.value
+COMPLETE = Task.State.COMPLETE.value
+LEASED = Assignment.State.LEASED.value
+SUBMITTED = Assignment.State.SUBMITTED.value
+SKIPPED = Assignment.State.SKIPPED.value
+
+# The caller has neither answered nor skipped the task (shared by both queries).
+NOT_DONE_BY_USER = f"""NOT EXISTS (
+    SELECT 1 FROM {ANNOTATION} an
+    WHERE an.task_id = t.id AND an.annotator_id = %(user)s)
+  AND NOT EXISTS (
+    SELECT 1 FROM {ASSIGNMENT} a
+    WHERE a.task_id = t.id AND a.annotator_id = %(user)s
+      AND a.state IN ('{SUBMITTED}', '{SKIPPED}'))"""
+
+# The first open task (fewest answers first) that the annotator has not
+# answered or skipped and that still has room under the overlap once active
+# leases are counted. The partial index task_lease_gold_order serves the
+# ORDER BY, so the cost does not grow with the number of tasks in the project.
+CANDIDATE = f"""
+SELECT t.id FROM {TASK} t
+WHERE t.project_id = %(project)s
+  AND t.state = '{OPEN}'
+  AND t.is_gold = %(gold)s
+  AND t.annotation_count < %(overlap)s
+  AND NOT (t.id = ANY(%(tried)s))
+  AND {NOT_DONE_BY_USER}
+  AND t.annotation_count + (
+    SELECT count(*) FROM {ASSIGNMENT} a
+    WHERE a.task_id = t.id AND a.state = '{LEASED}' AND a.expires_at > %(now)s
+  ) < %(overlap)s
+ORDER BY t.annotation_count, t.id
+LIMIT 1
+FOR UPDATE OF t SKIP LOCKED
+"""
+
+# The same candidate without the lock: is anything left once tasks that others
+# hold locked right now are counted too?
+CANDIDATE_PEEK = CANDIDATE.replace("FOR UPDATE OF t SKIP LOCKED", "")
+
+# Run after the task lock is held: the lease is written only if the task
+# still has room. A new statement sees every assignment committed before the
+# lock was granted, which the candidate query's older snapshot may have missed.
+LEASE_INSERT = f"""
+WITH fresh AS (
+  SELECT t.id FROM {TASK} t
+  WHERE t.id = %(task)s
+    AND {NOT_DONE_BY_USER}
+    AND t.annotation_count + (
+      SELECT count(*) FROM {ASSIGNMENT} a
+      WHERE a.task_id = t.id AND a.state = '{LEASED}' AND a.expires_at > %(now)s
+        AND a.annotator_id <> %(user)s
+    ) < %(overlap)s
+)
+INSERT INTO {ASSIGNMENT}
+  (project_id, task_id, annotator_id, state, leased_at, expires_at, skip_reason)
+SELECT %(project)s, fresh.id, %(user)s, '{LEASED}', %(now)s, %(expires)s, '' FROM fresh
+ON CONFLICT (task_id, annotator_id) DO UPDATE
+  SET state = '{LEASED}', leased_at = EXCLUDED.leased_at, expires_at = EXCLUDED.expires_at
+RETURNING *
+"""
+# The lease comes back with its task, so the caller needs no second query.
+LEASE = f"""WITH a AS ({LEASE_INSERT})
+SELECT {rows.columns(Assignment, "a")}, {rows.columns(Task, "t")}
+FROM a JOIN {TASK} t ON t.id = a.task_id"""
+
+ACTIVE_LEASE = f"""
+SELECT {rows.columns(Assignment, "a")}, {rows.columns(Task, "t")}
+FROM {ASSIGNMENT} a JOIN {TASK} t ON t.id = a.task_id
+WHERE a.project_id = %s AND a.annotator_id = %s AND a.state = '{LEASED}' AND a.expires_at > %s
+ORDER BY a.leased_at, a.id
+LIMIT 1"""
+
+# The task's lock for a submit, in a statement of its own (see SUBMIT).
+LOCK_TASK = f"SELECT annotation_count FROM {TASK} WHERE id = %s FOR UPDATE"
+
+# Run under the task lock, taken by an earlier statement so that this one's
+# snapshot sees every answer and lease committed before it. The checks and the
+# writes share the statement: the answer, the caller's lease marked submitted
+# and the task's count are written only when the checks pass, and the checks
+# come back either way so the caller can say why not.
+SUBMIT = f"""
+WITH chk AS (
+  SELECT
+    (SELECT id FROM {ANNOTATION} WHERE client_id = %(client)s) AS same_client,
+    EXISTS (SELECT 1 FROM {ANNOTATION}
+            WHERE task_id = %(task)s AND annotator_id = %(user)s) AS answered,
+    (SELECT count(*) FROM {ASSIGNMENT}
+     WHERE task_id = %(task)s AND state = '{LEASED}' AND expires_at > %(now)s
+       AND annotator_id <> %(user)s) AS others_leased
+), an AS (
+  INSERT INTO {ANNOTATION}
+    (project_id, task_id, annotator_id, "values", client_id, lead_time_s, source,
+     review_state, review_comment, created_at, updated_at)
+  SELECT %(project)s, %(task)s, %(user)s, %(values)s::jsonb, %(client)s,
+         %(lead_time)s::float8, %(source)s, %(review_state)s, '', %(now)s, %(now)s
+  FROM chk
+  WHERE chk.same_client IS NULL AND NOT chk.answered
+    AND %(count)s + chk.others_leased < %(overlap)s
+  RETURNING *
+), lease AS (
+  UPDATE {ASSIGNMENT} SET state = '{SUBMITTED}', finished_at = %(now)s
+  WHERE task_id = %(task)s AND annotator_id = %(user)s AND EXISTS (SELECT 1 FROM an)
+), counted AS (
+  UPDATE {TASK}
+  SET annotation_count = annotation_count + 1,
+      state = CASE WHEN annotation_count + 1 >= %(overlap)s AND state = '{OPEN}'
+                   THEN '{COMPLETE}' ELSE state END
+  WHERE id = %(task)s AND EXISTS (SELECT 1 FROM an)
+)
+SELECT chk.same_client, chk.answered, {rows.columns(Annotation, "an")}
+FROM chk LEFT JOIN an ON true"""

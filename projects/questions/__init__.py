@@ -1,0 +1,53 @@
+"""The question types, one module each, and the registry callers ask.
+
+    >>> from projects import questions
+    >>> questions.get("rating").level({"type": "rating", "min": 1, "max": 5})
+    'ordinal'
+    >>> questions.question_type({"type": "ranking"}).display({}, [1, 0])
+    'B > A'
+
+Adding a type: a module here with a :class:`~.base.QuestionType` subclass, an
+entry in ``_TYPES``, a widget template ``templates/questions/<type>.html`` and
+tests (docs/questions.md).
+"""
+
+from __future__ import annotations
+
+from .base import QuestionType
+from .label import Label
+from .multilabel import Multilabel
+from .preference import Preference
+from .ranking import Ranking
+from .rating import Rating
+from .text import Text
+
+_TYPES: tuple[QuestionType, ...] = (
+    Text(),
+    Rating(),
+    Label(),
+    Multilabel(),
+    Preference(),
+    Ranking(),
+)
+
+#: Every type by name, in the order the docs list them.
+REGISTRY: dict[str, QuestionType] = {t.name: t for t in _TYPES}
+TYPES: tuple[str, ...] = tuple(REGISTRY)
+
+
+def get(name: str) -> QuestionType:
+    """The type called ``name``; KeyError for an unknown one."""
+    return REGISTRY[name]
+
+
+def question_type(question: dict) -> QuestionType:
+    """The type of a (validated) question."""
+    return REGISTRY[question["type"]]
+
+
+def yielding(kind: str) -> tuple[str, ...]:
+    """Names of the types whose answers give ``kind`` for exports (``text``, ``pairs``)."""
+    return tuple(t.name for t in _TYPES if kind in t.yields)
+
+
+__all__ = ["REGISTRY", "TYPES", "QuestionType", "get", "question_type", "yielding"]

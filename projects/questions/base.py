@@ -1,0 +1,163 @@
+"""What every question type provides: the interface ``projects.schema`` and the pages rely on.
+
+A question type is one module under ``projects/questions/`` holding a subclass
+of :class:`QuestionType`, and one widget template ``templates/questions/<type>.html``.
+Nothing outside the package branches on a type's name: callers ask the type.
+See docs/questions.md.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from django.http import QueryDict
+
+#: ``err(field, message)``: record a schema error on ``questions[i].<field>``.
+ErrorFn = Callable[[str, str], None]
+
+TARGET_RE = re.compile(r"^responses\.\d+$")
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def letter(index: int) -> str:
+    """A response's name as people see it: A, B, ... (then 27, 28, ... past Z)."""
+    return chr(ord("A") + index) if index < 26 else str(index + 1)
+
+
+def as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, indent=2)
+
+
+def task_field(data: Any, path: str | None) -> str | None:
+    """The task text a question points at (``responses.1``, ``meta.source``, ...)."""
+    if not path or not isinstance(data, dict):
+        return None
+    head, _, rest = path.partition(".")
+    value = data.get(head)
+    if rest:
+        if isinstance(value, list) and rest.isdigit():
+            value = value[int(rest)] if int(rest) < len(value) else None
+        elif isinstance(value, dict):
+            value = value.get(rest)
+        else:
+            value = None
+    return None if value is None else as_text(value)
+
+
+def check_target(q: dict, err: ErrorFn) -> None:
+    """``target``: the response a judging question is about."""
+    if "target" in q:
+        target = q["target"]
+        if not isinstance(target, str) or not TARGET_RE.match(target):
+            err("target", "must be responses.N (the response this question judges)")
+
+
+class QuestionType:
+    """One kind of question. Subclasses set the class attributes and override what differs.
+
+    ``q`` is always a question already accepted by :meth:`check` (normalised by
+    ``projects.schema.validate_questions``); ``value`` is a stored answer, or a
+    consensus/resolution shaped like one.
+    """
+
+    #: The ``type`` in the schema.
+    name: ClassVar[str]
+    #: Schema fields of this type besides the common ones (name, type, title, help, required).
+    fields: ClassVar[frozenset[str]] = frozenset()
+    #: Level of measurement for agreement: nominal, ordinal, interval or text.
+    default_level: ClassVar[str] = "nominal"
+    #: What the type feeds exports with: ``"text"`` (SFT targets), ``"pairs"`` (preference).
+    yields: ClassVar[frozenset[str]] = frozenset()
+
+    # --- the schema ---------------------------------------------------------
+
+    def check(self, q: dict, err: ErrorFn) -> None:
+        """Validate the type's own fields, calling ``err(field, message)`` per problem."""
+
+    def level(self, q: dict) -> str:
+        """The level of measurement agreement is computed at."""
+        return self.default_level
+
+    def schema_change(self, old: dict, new: dict) -> str | None:
+        """Why ``old`` may not become ``new`` once answers exist, or None when it may.
+
+        The type itself is already known to be unchanged.
+        """
+        return None
+
+    # --- answers ------------------------------------------------------------
+
+    def validate(
+        self, q: dict, value: Any, *, n_responses: int, assistant_turns: frozenset[int]
+    ) -> Any:
+        """The normalised answer, or ValueError saying why (prefixed with the name by the caller).
+
+        Only called with a value that :meth:`blank` left non-empty.
+        """
+        raise NotImplementedError
+
+    def blank(self, value: Any) -> Any:
+        """``value``, with an answer that says nothing turned into ``None``, ``""`` or ``[]``."""
+        return value
+
+    def required(self, q: dict) -> bool:
+        """Whether an empty answer is an error (unless the answer is partial)."""
+        return q.get("required", True)
+
+    def from_post(self, q: dict, post: QueryDict, field: str) -> Any:
+        """The answer as the widget posts it under ``field`` (``q-<name>``); None when absent.
+
+        Bad input is passed on as it came, for :meth:`validate` to name.
+        """
+        return post.get(field)
+
+    def display(self, q: dict, value: Any, task: Any = None) -> str:
+        """A stored value as a person reads it: titles, labels, letters, 1-based numbers.
+
+        ``task`` (a Task or its data) is optional context; never raw JSON or 0-based indexes.
+        """
+        if value is None:
+            return "—"
+        return str(value)
+
+    # --- the widget ---------------------------------------------------------
+
+    @property
+    def template(self) -> str:
+        return f"questions/{self.name}.html"
+
+    def keys(self, q: dict) -> dict[str, str]:
+        """Keyboard behaviour, rendered as ``data-<key>`` on the question (see labeling.js).
+
+        ``digits``: what 0-9 do: ``value`` (check the input of that value),
+        ``nth`` (toggle the n-th option), ``order`` (put response n next);
+        ``digit-field``: a suffix to the field name digits act on (``-strength``);
+        ``advance``: move to the next question after a digit;
+        ``letters``: ``"a=A,b=B"``, a letter key checks that value;
+        ``enter``: a selector in the question that Enter focuses.
+        """
+        return {}
+
+    def widget(self, q: dict, value: Any, *, data: Any, view: dict) -> dict:
+        """Extra template context for the widget; ``view`` is ``task_view(data)``."""
+        return {}
+
+    # --- exports ------------------------------------------------------------
+
+    def preference_pairs(self, q: dict, value: Any, n_responses: int) -> list[tuple[int, int]]:
+        """(chosen, rejected) response indices that a final answer implies."""
+        return []
+
+    def text_target(self, q: dict, value: Any) -> tuple[str, int | None] | None:
+        """The assistant text an answer gives, and the turn it corrects (None: the next)."""
+        return None

@@ -1,0 +1,104 @@
+"""``text``: free text, optionally prefilled from the task; or a corrected conversation turn."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .base import QuestionType, is_int, task_field
+
+PREFILL_RE = re.compile(r"^(instruction|input|reference|responses\.\d+|meta\.[A-Za-z0-9_]+)$")
+
+
+def answer_text(value: Any) -> str | None:
+    """The text of a text answer: a string, or ``{"text", "turn"}`` for a corrected turn."""
+    if isinstance(value, dict):
+        value = value.get("text")
+    return value if isinstance(value, str) else None
+
+
+class Text(QuestionType):
+    name = "text"
+    fields = frozenset({"prefill", "min_length", "max_length", "placeholder"})
+    default_level = "text"
+    yields = frozenset({"text"})
+
+    def check(self, q, err):
+        prefill = q.get("prefill")
+        if prefill is not None and (not isinstance(prefill, str) or not PREFILL_RE.match(prefill)):
+            err(
+                "prefill",
+                "must name a task field: instruction, input, reference, responses.N or meta.KEY",
+            )
+        for key in ("min_length", "max_length"):
+            if key in q and (not is_int(q[key]) or q[key] < 0):
+                err(key, "must be a non-negative integer")
+
+    def validate(self, q, value, *, n_responses, assistant_turns):
+        answer = _text_answer(value, assistant_turns)
+        text = answer_text(answer)
+        if len(text) < q.get("min_length", 0):
+            raise ValueError(f"must be at least {q['min_length']} characters")
+        if "max_length" in q and len(text) > q["max_length"]:
+            raise ValueError(f"must be at most {q['max_length']} characters")
+        return answer
+
+    def blank(self, value):
+        # A turn correction with no text says nothing, like an empty string.
+        if isinstance(value, dict) and answer_text(value) == "":
+            return ""
+        return value
+
+    def from_post(self, q, post, field):
+        raw = post.get(field)
+        turn = post.get(f"{field}-turn", "")
+        if raw is not None and turn.isdigit():
+            return {"text": raw, "turn": int(turn)}
+        return raw
+
+    def display(self, q, value, task=None):
+        if value is None:
+            return "—"
+        if isinstance(value, dict) and is_int(value.get("turn")):
+            return f"(corrects turn {value['turn'] + 1}) {answer_text(value) or ''}"
+        text = answer_text(value)
+        return text if text is not None else str(value)
+
+    def keys(self, q):
+        return {"enter": "textarea"}
+
+    def widget(self, q, value, *, data, view):
+        original = task_field(data, q.get("prefill"))
+        turn = value.get("turn") if isinstance(value, dict) else None
+        if turn is not None and 0 <= turn < len(view["messages"]):
+            original = view["messages"][turn]["content"]
+        return {
+            "original": original,
+            "turn": turn,
+            "value": (answer_text(value) or "") if value is not None else (original or ""),
+            # Without a prefill the answer is the next assistant turn, or a
+            # correction of an earlier one that the annotator picks.
+            "next_turn": bool(view["messages"]) and not q.get("prefill"),
+        }
+
+    def text_target(self, q, value):
+        text = answer_text(value)
+        if text is None:
+            return None
+        return text, value.get("turn") if isinstance(value, dict) else None
+
+
+def _text_answer(value: Any, assistant_turns: frozenset[int]) -> Any:
+    if not isinstance(value, dict):
+        if not isinstance(value, str):
+            raise ValueError('must be a string, or {"text": …, "turn": n} to correct a turn')
+        return value
+    text, turn = value.get("text"), value.get("turn")
+    if not isinstance(text, str):
+        raise ValueError("text must be a string")
+    if turn is None:
+        return text
+    if not is_int(turn) or turn not in assistant_turns:
+        turns = ", ".join(str(t) for t in sorted(assistant_turns)) or "none in this task"
+        raise ValueError(f"turn must be the index of an assistant turn ({turns})")
+    return {"text": text, "turn": turn}

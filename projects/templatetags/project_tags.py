@@ -1,0 +1,29 @@
+"""Template tags about projects: answers shown by their question's type, the caller's role.
+
+``{% load project_tags %}``
+"""
+
+from __future__ import annotations
+
+from django import template
+
+from projects.schema import answer_display
+from projects.selectors import project_role
+
+register = template.Library()
+
+
+@register.simple_tag
+def answer_of(project, name: str, value, task=None) -> str:
+    """Question ``name``'s answer as one line: ``{% answer_of project k v task as shown %}``."""
+    question = next((q for q in project.questions if q.get("name") == name), None)
+    return answer_display(value, question, task)
+
+
+@register.simple_tag(takes_context=True)
+def role_in(context, project) -> str:
+    """The current user's role in ``project``: ``{% role_in project as role %}``."""
+    request = context.get("request")
+    if request is None or project is None:
+        return ""
+    return project_role(request.user, project) or ""
