@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from agreement import metrics, sql
+from projects import questions as question_types
 from projects.schema import preference_score, question_level
 
 BITMASK_OPTIONS = 62  # options up to which a multilabel answer loads as one bigint bit mask
@@ -533,16 +534,19 @@ class Text(Encoder):
         return sql.ANSWER_JSON, [self.name]
 
 
+# Keyed by QuestionType.encoding: a new question type picks one of these in
+# its own module; only a new kind of answer needs a new encoder here.
 ENCODERS: dict[str, type[Encoder]] = {
-    "label": Categorical,
-    "rating": Rating,
+    "categorical": Categorical,
+    "scale": Rating,
     "preference": Preference,
-    "multilabel": Multilabel,
+    "subset": Multilabel,
     "ranking": Ranking,
     "text": Text,
 }
 
 
 def encoder_for(question: dict) -> Encoder:
-    """The encoding of one question, chosen by its type."""
-    return ENCODERS.get(question["type"], Encoder)(question)
+    """The encoding of one question, as its type declares (``QuestionType.encoding``)."""
+    kind = question_types.REGISTRY.get(question.get("type"))
+    return ENCODERS.get(kind.encoding if kind else "", Encoder)(question)

@@ -8,6 +8,7 @@ upward import should move the code, or invert the dependency with a signal
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -55,3 +56,28 @@ def test_every_app_is_placed_in_the_order():
 
     ours = [a for a in settings.INSTALLED_APPS if (ROOT / a.split(".")[0]).is_dir()]
     assert ours == LAYERS
+
+
+TYPE_NAMES = "text|rating|label|multilabel|preference|ranking"
+# A type's name compared with something: `== "rating"`, `in ("label", ...)`, `=== 'text'`.
+BRANCH = re.compile(
+    rf"""(==|!=)\s*["']({TYPE_NAMES})["']|["']({TYPE_NAMES})["']\s*(==|!=)"""
+    rf"""|\bin\s*[(\[{{]\s*["']({TYPE_NAMES})["']"""
+)
+
+
+def test_no_question_type_branches_outside_the_question_modules():
+    """A question type's behaviour lives in its module (docs/questions.md), nowhere else."""
+    places = [ROOT / d for d in [*LAYERS, "templates", "static"]]
+    found = []
+    for place in places:
+        for path in place.rglob("*"):
+            if path.suffix not in {".py", ".html", ".js"} or "migrations" in path.parts:
+                continue
+            if path.is_relative_to(ROOT / "projects" / "questions"):
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                # input.type is an HTML input's type; `active` names the current tab.
+                if BRANCH.search(line) and "input.type" not in line and "active ==" not in line:
+                    found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not found, "\n".join(found)

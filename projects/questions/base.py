@@ -76,6 +76,11 @@ class QuestionType:
     fields: ClassVar[frozenset[str]] = frozenset()
     #: Level of measurement for agreement: nominal, ordinal, interval or text.
     default_level: ClassVar[str] = "nominal"
+    #: How agreement codes the answers, one of agreement/encoding.py's ENCODERS:
+    #: ``categorical`` (one of a set), ``scale`` (integers on min..max), ``preference``
+    #: (A/B/tie with strength, -3..3), ``subset`` (a set of options), ``ranking``
+    #: (an order of responses), ``text`` (free text, token F1).
+    encoding: ClassVar[str] = "categorical"
     #: What the type feeds exports with: ``"text"`` (SFT targets), ``"pairs"`` (preference).
     yields: ClassVar[frozenset[str]] = frozenset()
 

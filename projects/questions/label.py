@@ -34,6 +34,7 @@ def option_widgets(q: dict, chosen: list) -> list[dict]:
 
 class Label(QuestionType):
     name = "label"
+    encoding = "categorical"
     fields = frozenset({"options", "target"})
     default_level = "nominal"
 

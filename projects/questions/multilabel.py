@@ -8,6 +8,7 @@ from .label import check_options, dropped_options, option_widgets
 
 class Multilabel(QuestionType):
     name = "multilabel"
+    encoding = "subset"
     fields = frozenset({"options", "target", "min_selected", "max_selected"})
     default_level = "nominal"
 

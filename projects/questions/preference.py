@@ -34,6 +34,7 @@ def _choice_strength(value: Any) -> tuple[Any, Any]:
 
 class Preference(QuestionType):
     name = "preference"
+    encoding = "preference"
     fields = frozenset({"strength"})
     default_level = "ordinal"
     yields = frozenset({"pairs"})

@@ -7,6 +7,7 @@ from .base import QuestionType, is_int, letter
 
 class Ranking(QuestionType):
     name = "ranking"
+    encoding = "ranking"
     default_level = "ordinal"
     yields = frozenset({"pairs"})
 

@@ -11,6 +11,7 @@ def _labels(q: dict) -> dict[str, str]:
 
 class Rating(QuestionType):
     name = "rating"
+    encoding = "scale"
     fields = frozenset({"min", "max", "labels", "level", "target"})
     default_level = "ordinal"
 

@@ -19,6 +19,7 @@ def answer_text(value: Any) -> str | None:
 
 class Text(QuestionType):
     name = "text"
+    encoding = "text"
     fields = frozenset({"prefill", "min_length", "max_length", "placeholder"})
     default_level = "text"
     yields = frozenset({"text"})
