@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agreement.scheduling import agreement_refresh_now
-from agreement.services import agreement_latest
+from agreement.selectors import agreement_latest
 from projects.selectors import REVIEW_ROLES, project_for_user
 
 

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from agreement.models import Resolution
-from projects.models import Annotation, Project, Task
+from projects.models import Annotation, Task
 from projects.schema import answer_context, validate_values
-
-
-def review_queue(*, project: Project) -> QuerySet[Task]:
-    """Disputed tasks, lowest agreement first."""
-    return (
-        Task.objects.filter(project=project, state=Task.State.DISPUTED)
-        .with_agreement()
-        .order_by("agreement", "id")
-        .only("id", "external_id", "annotation_count", "data", "state")
-    )
 
 
 def resolution_save(*, task: Task, reviewer, values: dict, comment: str = "") -> Resolution:

@@ -315,6 +315,3 @@ def agreement_snapshot_create(*, project_id: int, bootstrap: int = BOOTSTRAP_SAM
         )
     return snapshot
 
-
-def agreement_latest(*, project: Project) -> AgreementSnapshot | None:
-    return AgreementSnapshot.objects.filter(project=project).order_by("-computed_at", "-id").first()

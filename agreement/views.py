@@ -7,15 +7,20 @@ import json
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from agreement import charts
-from agreement.models import AgreementSnapshot
-from agreement.review import annotation_review, resolution_save, review_queue
+from agreement.review import annotation_review, resolution_save
 from agreement.scheduling import agreement_refresh_now
-from agreement.services import agreement_latest
-from projects.models import Annotation, Task
+from agreement.selectors import (
+    agreement_latest,
+    review_queue,
+    snapshot_history,
+    task_annotation,
+    task_annotations,
+    task_for_review,
+)
 from projects.questions.widgets import question_widgets, task_view, values_from_post
 from projects.schema import answer_display
 from projects.selectors import REVIEW_ROLES, project_for_user
@@ -37,11 +42,7 @@ def _dashboard_context(project, *, sort: str = "quality") -> dict:
     if snapshot is None:
         return context
     data = snapshot.data
-    history = list(
-        AgreementSnapshot.objects.filter(project=project)
-        .order_by("-computed_at", "-id")
-        .values_list("computed_at", "data__questions")[:TREND_POINTS]
-    )[::-1]
+    history = snapshot_history(project=project, limit=TREND_POINTS)
     titles = {q["name"]: q.get("title") or q["name"] for q in project.questions}
     questions = []
     for name, q in data.get("questions", {}).items():
@@ -126,11 +127,7 @@ def _form_values(project, post) -> dict:
 
 
 def _review_context(project, task, *, values=None, errors=None) -> dict:
-    annotations = list(
-        Annotation.objects.filter(task=task)
-        .select_related("annotator", "reviewed_by")
-        .order_by("created_at", "id")
-    )
+    annotations = task_annotations(task=task)
     resolution = getattr(task, "resolution", None) if hasattr(task, "resolution") else None
     current = values if values is not None else (resolution.values if resolution else None)
     consensus = task.consensus or {}
@@ -168,18 +165,10 @@ def _review_context(project, task, *, values=None, errors=None) -> dict:
     }
 
 
-def _task(project, task_id: int) -> Task:
-    return get_object_or_404(
-        Task.objects.with_agreement().select_related("project").prefetch_related("resolution"),
-        pk=task_id,
-        project=project,
-    )
-
-
 @login_required
 def review_task(request, project_id: int, task_id: int):
     project = project_for_user(request.user, project_id, roles=REVIEW_ROLES)
-    task = _task(project, task_id)
+    task = task_for_review(project=project, task_id=task_id)
     if request.method == "POST":
         values = _form_values(project, request.POST)
         try:
@@ -202,10 +191,8 @@ def review_task(request, project_id: int, task_id: int):
 @require_POST
 def annotation_review_view(request, project_id: int, task_id: int, annotation_id: int):
     project = project_for_user(request.user, project_id, roles=REVIEW_ROLES)
-    task = _task(project, task_id)
-    annotation = get_object_or_404(
-        Annotation.objects.select_related("annotator"), pk=annotation_id, task=task
-    )
+    task = task_for_review(project=project, task_id=task_id)
+    annotation = task_annotation(task=task, annotation_id=annotation_id)
     status = 200
     error = None
     try:

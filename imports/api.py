@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.db import transaction
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError as APIValidationError
@@ -12,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from imports.models import ImportJob
+from imports.selectors import import_job_for_user
 from imports.services import task_batch_import
 from projects.api import TaskListView
 from projects.selectors import LEAD_ONLY, project_for_user
@@ -83,10 +83,7 @@ class ImportCreateView(APIView):
 class ImportDetailView(APIView):
     @extend_schema(responses=ImportJobSerializer)
     def get(self, request, pk: int):
-        job = ImportJob.objects.filter(pk=pk).first()
-        if job is None:
-            raise Http404("No such import.")
-        project_for_user(request.user, job.project_id, roles=LEAD_ONLY)
+        job = import_job_for_user(request.user, pk)
         return Response(ImportJobSerializer(job).data)
 
 

@@ -6,11 +6,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
-from imports.models import ImportJob
+from imports.selectors import import_job_of, import_jobs_of
 from projects.selectors import LEAD_ONLY, project_for_user
 
 from . import shapes
@@ -65,7 +65,7 @@ def _import_list(request, project_id: int):
                 response["HX-Redirect"] = url
                 return response
             return redirect(url)
-    jobs = project.imports.all()[:PAST_IMPORTS_SHOWN]
+    jobs = import_jobs_of(project=project)[:PAST_IMPORTS_SHOWN]
     context = {
         "project": project,
         "jobs": jobs,
@@ -79,7 +79,7 @@ def _import_list(request, project_id: int):
 @login_required
 def import_detail(request, project_id: int, pk: int):
     project = project_for_user(request.user, project_id, roles=LEAD_ONLY)
-    job = get_object_or_404(ImportJob, pk=pk, project=project)
+    job = import_job_of(project=project, pk=pk)
     template = "imports/import_detail.html"
     if request.htmx:
         template += "#job-status"

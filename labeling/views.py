@@ -6,15 +6,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from labeling.api import LABEL_ROLES
 from labeling.forms import question_widgets, task_view, values_from_post
 from labeling.models import Assignment
-from labeling.selectors import feedback_for
+from labeling.selectors import answers_of, feedback_for, lease_of, own_answer, own_lease
 from labeling.services import (
     AnswerConflict,
     annotation_revise,
@@ -23,7 +22,6 @@ from labeling.services import (
     assignment_skip,
     project_progress,
 )
-from projects.models import Annotation
 from projects.selectors import project_for_user, task_for_user
 
 PAGE = "labeling/label.html"
@@ -75,7 +73,7 @@ def label_submit(request, project_id: int, task_id: int):
         )
     except ValidationError as exc:
         errors = exc.message_dict
-        assignment = Assignment.objects.filter(task=task, annotator=request.user).first()
+        assignment = lease_of(request.user, task)
         if assignment is None:
             assignment = Assignment(task=task, project=project, annotator=request.user)
         if not request.htmx:
@@ -97,9 +95,7 @@ def label_submit(request, project_id: int, task_id: int):
 @require_POST
 def label_skip(request, project_id: int, assignment_id: int):
     project = project_for_user(request.user, project_id, roles=LABEL_ROLES)
-    assignment = get_object_or_404(
-        Assignment, pk=assignment_id, project=project, annotator=request.user
-    )
+    assignment = own_lease(request.user, project, assignment_id)
     try:
         assignment_skip(assignment=assignment, reason=request.POST.get("reason", ""))
         notice = "Skipped."
@@ -117,12 +113,7 @@ def label_skip(request, project_id: int, assignment_id: int):
 @login_required
 def my_answers(request, project_id: int):
     project = project_for_user(request.user, project_id, roles=LABEL_ROLES)
-    answers = (
-        Annotation.objects.filter(project=project, annotator=request.user)
-        .select_related("task")
-        .annotate(revision_count=Count("revisions"))
-        .order_by("-created_at", "-id")
-    )
+    answers = answers_of(request.user, project)
     page = Paginator(answers, 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -140,12 +131,7 @@ def my_answers(request, project_id: int):
 @require_http_methods(["GET", "POST"])
 def answer_revise(request, project_id: int, annotation_id: int):
     project = project_for_user(request.user, project_id, roles=LABEL_ROLES)
-    annotation = get_object_or_404(
-        Annotation.objects.select_related("task", "task__project"),
-        pk=annotation_id,
-        project=project,
-        annotator=request.user,
-    )
+    annotation = own_answer(request.user, project, annotation_id)
     values, errors = annotation.values, {}
     if request.method == "POST":
         values = values_from_post(project.questions, request.POST)
