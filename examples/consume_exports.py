@@ -40,15 +40,20 @@ def _request(url: str, token: str, headers: dict | None = None) -> urllib.reques
     )
 
 
-def latest_download_path(base: str, token: str, project: int, fmt: str) -> str:
-    """Resolve ``exports/latest/`` to the newest ready export's download path."""
+def latest_export(base: str, token: str, project: int, fmt: str) -> tuple[str, str, str]:
+    """Resolve ``exports/latest/`` to the newest ready export: (download path, id, sha256).
+
+    The download path names one immutable export, so a resumed download can
+    never mix it with a newer one.
+    """
     opener = urllib.request.build_opener(_NoRedirect)
     url = f"{base}/api/v1/projects/{project}/exports/latest/?format={fmt}"
     try:
         opener.open(_request(url, token))
     except urllib.error.HTTPError as exc:
         if exc.code in (301, 302, 303, 307, 308):
-            return exc.headers["Location"]
+            headers = exc.headers
+            return headers["Location"], headers["X-Export-Id"], headers["X-Export-Sha256"]
         raise SystemExit(f"{url}: {exc.code} {exc.read().decode(errors='replace')}") from exc
     raise SystemExit(f"{url}: expected a redirect to the download")
 
@@ -78,14 +83,16 @@ def download(base: str, token: str, path: str, target: Path, *, attempts: int = 
     raise SystemExit(f"could not download {url}")
 
 
-def verify(target: Path, sha256: str) -> None:
+def verify(target: Path, sha256: str) -> bool:
+    """Whether the file has the sha256; a file that has not is removed."""
     digest = hashlib.sha256()
     with open(target, "rb") as handle:
         while chunk := handle.read(CHUNK):
             digest.update(chunk)
-    if digest.hexdigest() != sha256:
-        target.unlink()
-        raise SystemExit(f"sha256 mismatch for {target}: the file was removed, download again")
+    if digest.hexdigest() == sha256:
+        return True
+    target.unlink()
+    return False
 
 
 def load(target: Path):
@@ -97,8 +104,14 @@ def load(target: Path):
 def fetch(base: str, token: str, path: str, sha256: str | None, out_dir: Path, name: str):
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / name
-    etag = download(base, token, path, target)
-    verify(target, sha256 or etag)
+    # A corrupt partial file fails the check and is removed; one fresh download follows.
+    for _ in range(2):
+        etag = download(base, token, path, target)
+        if verify(target, sha256 or etag):
+            break
+        print(f"sha256 mismatch for {target}: downloading it again", file=sys.stderr)
+    else:
+        raise SystemExit(f"sha256 mismatch for {target} twice: the file was removed")
     dataset = load(target)
     print(f"{target}: {len(dataset)} rows, columns {dataset.column_names}")
     return dataset
@@ -159,8 +172,9 @@ def main() -> None:
     if args.mode == "latest":
         if not args.project:
             raise SystemExit("--project is required for latest")
-        path = latest_download_path(args.url, args.token, args.project, args.format)
-        fetch(args.url, args.token, path, None, Path(args.out), f"latest-{args.format}.jsonl")
+        path, export_id, sha256 = latest_export(args.url, args.token, args.project, args.format)
+        name = f"{args.format}-{export_id}.jsonl"
+        fetch(args.url, args.token, path, sha256, Path(args.out), name)
     else:
         wait(args)
 

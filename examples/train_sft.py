@@ -1,7 +1,7 @@
 """Fine-tune a tiny causal language model on a Quorum ``sft`` export with TRL.
 
     python examples/consume_exports.py latest --project 1 --format sft --out exports
-    python examples/train_sft.py exports/latest-sft.jsonl --model ./tiny-model --out ./sft-out
+    python examples/train_sft.py exports/sft-42.jsonl --model ./tiny-model --out ./sft-out
 
 Each export line is ``{"messages": [...], "metadata": {...}}``: the conversational
 shape SFTTrainer reads directly. The model must already be on disk (or in the

@@ -34,6 +34,7 @@ def _context(request, project, **extra) -> dict:
         "tokens": list(tokens_of(project)) if can_write else [],
         "api_root": api_root,
         "latest_url": latest,
+        "api_url": request.build_absolute_uri(reverse("api:schema")).removesuffix("schema/"),
         **extra,
     }
 

@@ -24,7 +24,7 @@ def test_lead_sees_form_snippets_and_tabs(client, project, lead, export_root):
     assert 'id="export-form"' in html
     assert "curl -fL -C -" in html
     assert f"/api/v1/projects/{project.pk}/exports/latest/" in html
-    assert "load_dataset" in html
+    assert "sha256sum -c" in html
     assert reverse("exports:export-download", args=[export.pk]) in html
     assert 'class="tabs"' in html
 
