@@ -21,6 +21,7 @@ from agreement.encoding import (
     parse,
     unique_ints,
 )
+from projects import questions as question_types
 from projects.schema import answer_text
 
 LOWEST_TASKS = 20
@@ -139,21 +140,29 @@ def text_agreement(raw: np.ndarray, task_idx: np.ndarray, n_tasks: int):
         mean_sim = (sim.sum(axis=1) - 1.0) / (len(values) - 1)
         best = np.flatnonzero(mean_sim == mean_sim.max())
         medoids[t] = values[best[0]]
-        ties[t] = len(best) > 1
+        # Equally central answers tie only when they differ: identical ones never do.
+        ties[t] = len({orjson.dumps(values[i], option=orjson.OPT_SORT_KEYS) for i in best}) > 1
         agreement[t] = float(sim[np.triu_indices(len(values), 1)].mean())
     return agreement, medoids, ties
 
 
-def consensus_docs(columns: list, n_tasks: int) -> tuple[np.ndarray, list[bytes]]:
+def consensus_docs(
+    columns: list, n_tasks: int, single: np.ndarray | None = None
+) -> tuple[np.ndarray, list[bytes]]:
     """One JSON document per distinct consensus, and each task's document number.
 
     ``columns`` holds ``(name, codes, table, ties)`` per question, in question
-    order. A task's document is ``{name: answer, ..., "_ties": [names]}``.
+    order. A task's document is ``{name: answer, ..., "_ties": [names]}``, with
+    ``"_single": true`` where ``single`` marks it: one answer where the project
+    asks for several, which is that answer and no consensus of several.
     """
     digits = [codes + 1 for _, codes, _, _ in columns]  # 0 = no consensus
     radices = [len(table) + 1 for _, _, table, _ in columns]
     digits += [ties.astype(np.int64) for _, _, _, ties in columns]
     radices += [2] * len(columns)
+    if single is not None and columns:
+        digits.append(single.astype(np.int64))
+        radices.append(2)
     if not digits:
         return np.zeros(n_tasks, dtype=np.int32), [b"{}"]
     if float(np.prod(radices, dtype=float)) < 2.0**62:
@@ -175,11 +184,103 @@ def consensus_docs(columns: list, n_tasks: int) -> tuple[np.ndarray, list[bytes]
             name: (table[d - 1] if d else None)
             for name, table, d in zip(names, tables, row[:width], strict=True)
         }
-        tied = [name for name, t in zip(names, row[width:], strict=True) if t]
+        tied = [name for name, t in zip(names, row[width : 2 * width], strict=True) if t]
         if tied:
             entry["_ties"] = tied
+        if len(row) > 2 * width and row[2 * width]:
+            entry["_single"] = True
         docs.append(orjson.dumps(entry))
     return inverse.ravel().astype(np.int32), docs
+
+
+def disputed_tasks(
+    question: dict, encoder, raw: np.ndarray, task_idx: np.ndarray, n_tasks: int
+) -> np.ndarray:
+    """Per task: whether its answers to ``question`` disagree, by the rule a submit applies.
+
+    The question type's ``agrees`` (more than half of the answers agree with
+    one of them, under the question's ``agree``) decides; answers that load
+    as numbers with an exact or a within-k-steps rule are counted with NumPy,
+    every other question asks the type, task by task.
+    """
+    kind = question_types.question_type(question)
+    n_answers = np.bincount(task_idx, minlength=n_tasks)
+    keys, steps = _agree_keys(question, kind, encoder, raw)
+    if keys is not None:
+        best = _best_support(task_idx, keys, steps, n_tasks)
+        return (n_answers >= 2) & (2 * best <= n_answers)
+    out = np.zeros(n_tasks, dtype=bool)
+    if not len(raw):
+        return out
+    values = [_python_value(encoder, r) for r in raw.tolist()]
+    starts = np.flatnonzero(np.concatenate([[True], task_idx[1:] != task_idx[:-1]]))
+    ends = np.append(starts[1:], len(task_idx))
+    for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+        if e - s >= 2:
+            out[task_idx[s]] = not kind.agrees(question, values[s:e])
+    return out
+
+
+def _agree_keys(question, kind, encoder, raw):
+    """(an integer key per answer, steps within which keys agree), or (None, 0) to ask the type."""
+    if not encoder.numeric or raw.dtype.kind != "f":
+        return None, 0
+    threshold = kind.agree_threshold(question)
+    name = encoder.__class__.__name__
+    if kind.agree_unit == "steps":
+        if not np.all(np.isnan(raw) | (raw == np.round(raw))):
+            return None, 0  # off-scale or interval answers: ask the type
+        return raw, int(threshold)
+    if name == "Categorical":
+        return raw, 0  # one option or another: any threshold means the same option
+    if name == "Preference":
+        # Similarity 1 for the same choice and strength, 0.5 for the same side.
+        return (raw if threshold > 0.5 else np.sign(raw)), 0
+    if threshold >= 1.0:
+        return raw, 0  # exact: the same option, or the same set of options (bit mask)
+    return None, 0
+
+
+def _best_support(task_idx, keys, steps: int, n_tasks: int) -> np.ndarray:
+    """Per task: the most answers that agree with one answer (keys within ``steps``)."""
+    best = np.zeros(n_tasks, dtype=np.int64)
+    if not len(keys):
+        return best
+    present = ~np.isnan(keys)
+    lo = float(keys[present].min()) if present.any() else 0.0
+    span = (float(keys[present].max()) - lo) if present.any() else 0.0
+    if steps == 0:
+        # Runs of equal (task, key) after a sort; NaN (missing) sorts last and
+        # equals only itself.
+        k = np.where(present, keys, np.inf)
+        order = np.lexsort((k, task_idx))
+        t, k = task_idx[order], k[order]
+        starts = np.flatnonzero(np.concatenate([[True], (t[1:] != t[:-1]) | (k[1:] != k[:-1])]))
+        counts = np.diff(np.append(starts, len(t)))
+        np.maximum.at(best, t[starts], counts)
+        return best
+    # A missing answer agrees only with another missing one: a key beyond reach.
+    k = np.where(present, keys - lo, span + steps + 1).astype(np.int64)
+    stride = int(span) + 2 * steps + 2
+    pair = task_idx.astype(np.int64) * stride + k
+    ordered = np.sort(pair)
+    within = np.searchsorted(ordered, pair + steps, "right") - np.searchsorted(
+        ordered, pair - steps, "left"
+    )
+    np.maximum.at(best, task_idx, within)
+    return best
+
+
+def _python_value(encoder, raw):
+    """An answer as stored, back from its loaded form (for the type's ``agrees``)."""
+    if raw is None or (isinstance(raw, float) and np.isnan(raw)):
+        return None
+    if isinstance(raw, str):
+        return parse(raw)
+    options = getattr(encoder, "options", None)
+    if options is not None and getattr(encoder, "bitmask", False):
+        return [o for i, o in enumerate(options) if int(raw) >> i & 1]
+    return raw
 
 
 def lowest(task_agreement: np.ndarray) -> list[int]:

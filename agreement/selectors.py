@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from agreement.models import AgreementSnapshot
-from projects.models import Annotation, Project, Task
+from projects.models import Annotation, Project, Task, prompt_snippet
 
 
 def agreement_latest(*, project: Project) -> AgreementSnapshot | None:
@@ -31,7 +31,7 @@ def review_queue(*, project: Project) -> QuerySet[Task]:
         Task.objects.filter(project=project, state=Task.State.DISPUTED)
         .with_agreement()
         .order_by("agreement", "id")
-        .only("id", "external_id", "annotation_count", "data", "state")
+        .only("id", "external_id", "annotation_count", "data", "state", "disputed_questions")
     )
 
 
@@ -57,3 +57,15 @@ def task_annotation(*, task: Task, annotation_id: int) -> Annotation:
     return get_object_or_404(
         Annotation.objects.select_related("annotator"), pk=annotation_id, task=task
     )
+
+
+def next_disputed(*, project: Project, after: Task) -> Task | None:
+    """The disputed task a reviewer takes next: the head of the queue, other than ``after``."""
+    return review_queue(project=project).exclude(pk=after.pk).only("id").first()
+
+
+def lowest_tasks(*, project: Project, rows: list[dict]) -> list[dict]:
+    """The snapshot's lowest-agreement tasks with a snippet of each prompt (one query)."""
+    ids = [row["task_id"] for row in rows]
+    data = dict(Task.objects.filter(project=project, pk__in=ids).values_list("id", "data"))
+    return [{**row, "snippet": prompt_snippet(data.get(row["task_id"]))} for row in rows]

@@ -55,6 +55,7 @@ class _Prepared:
     gold_pos: dict
     questions: list[_Question]
     task_agreement: np.ndarray
+    task_disputed: np.ndarray  # per task: bit i set when question i is in dispute
     consensus_code: np.ndarray  # per task: index into consensus_docs
     consensus_docs: list[bytes]  # distinct consensus documents (JSON)
     users: dict
@@ -104,10 +105,15 @@ def _prepare(project: Project) -> _Prepared:
     task_score_n = np.zeros(n_tasks)
     columns = []  # (name, codes, table, ties) per question, for the consensus documents
     prepared = []
+    task_disputed = np.zeros(n_tasks, dtype=np.int64)
     for qi, question in enumerate(project.questions):
         encoder = encoder_for(question)
         raw = raw_cols[qi]
         raw_cols[qi] = None
+        if qi < writing.MAX_DISPUTE_BITS:
+            # Per question, as a submit decides: one question in dispute is enough.
+            split = consensus.disputed_tasks(question, encoder, raw, task_idx, n_tasks)
+            task_disputed |= split.astype(np.int64) << qi
         if encoder.free_text:
             agreement, stats, column = _text_question(encoder, raw, task_idx, n_tasks)
             defined = ~np.isnan(agreement)
@@ -167,7 +173,9 @@ def _prepare(project: Project) -> _Prepared:
     # A task with a single answer has no agreement, whatever the per-question bookkeeping.
     answers_per_task = np.bincount(task_idx, minlength=n_tasks)
     task_agreement[answers_per_task < 2] = np.nan
-    consensus_code, consensus_docs = consensus.consensus_docs(columns, n_tasks)
+    # One answer where several are asked for is that answer, not a consensus.
+    single = (answers_per_task == 1) if project.overlap >= 2 else None
+    consensus_code, consensus_docs = consensus.consensus_docs(columns, n_tasks, single)
     del columns
 
     external = loading.external_ids(task_ids, consensus.lowest(task_agreement))
@@ -184,6 +192,7 @@ def _prepare(project: Project) -> _Prepared:
         gold_pos=gold_pos,
         questions=prepared,
         task_agreement=task_agreement,
+        task_disputed=task_disputed,
         consensus_code=consensus_code,
         consensus_docs=consensus_docs,
         users=users,
@@ -275,6 +284,7 @@ def agreement_compute(*, project: Project, bootstrap: int = BOOTSTRAP_SAMPLES) -
         "body": _body(prep, bootstrap),
         "task_ids": prep.task_ids,
         "task_agreement": prep.task_agreement,
+        "task_disputed": prep.task_disputed,
         "consensus_code": prep.consensus_code,
         "consensus_docs": prep.consensus_docs,
     }
@@ -284,8 +294,8 @@ def agreement_snapshot_create(*, project_id: int, bootstrap: int = BOOTSTRAP_SAM
     """Recompute the project's agreement and store a snapshot; returns it.
 
     Writes every task's agreement and consensus (TaskAgreement) and moves tasks
-    between complete and disputed across the project's threshold, in one
-    transaction with the snapshot.
+    between complete and disputed by the per-question rule of a submit
+    (naming the questions in dispute), in one transaction with the snapshot.
     """
     started = time.perf_counter()
     project = Project.objects.get(pk=project_id)
@@ -296,6 +306,7 @@ def agreement_snapshot_create(*, project_id: int, bootstrap: int = BOOTSTRAP_SAM
             project,
             task_ids=prep.task_ids,
             agreement=prep.task_agreement,
+            disputed=prep.task_disputed,
             codes=prep.consensus_code,
             docs=prep.consensus_docs,
         )

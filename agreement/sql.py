@@ -33,6 +33,7 @@ _A_ID = _column(Annotation, "id")
 _T_ID = _column(Task, "id")
 _T_PROJECT = _column(Task, "project")
 _T_STATE = _column(Task, "state")
+_T_DISPUTED = _column(Task, "disputed_questions")
 _M_TASK = _column(TaskAgreement, "task")
 _M_AGREEMENT = _column(TaskAgreement, "agreement")
 _M_CONSENSUS = _column(TaskAgreement, "consensus")
@@ -120,11 +121,13 @@ def copy_csv_out(query: str) -> str:
 RESULTS_CREATE = (
     "DROP TABLE IF EXISTS pg_temp.agreement_docs, pg_temp.agreement_tasks;"
     " CREATE TEMP TABLE agreement_docs (code int4, consensus jsonb) ON COMMIT DROP;"
-    " CREATE TEMP TABLE agreement_tasks (id int8, agreement float8, code int4)"
+    " CREATE TEMP TABLE agreement_tasks (id int8, agreement float8, code int4, disputed int8)"
     " ON COMMIT DROP"
 )
 RESULTS_COPY_DOCS = "COPY agreement_docs (code, consensus) FROM STDIN"
-RESULTS_COPY_TASKS = "COPY agreement_tasks (id, agreement, code) FROM STDIN (FORMAT binary)"
+RESULTS_COPY_TASKS = (
+    "COPY agreement_tasks (id, agreement, code, disputed) FROM STDIN (FORMAT binary)"
+)
 # Statistics so that the planner hashes the small documents table and sees how
 # few tasks fall below the threshold; no JIT, whose compilation costs more
 # than it saves here.
@@ -132,7 +135,7 @@ RESULTS_ANALYZE = (
     "ANALYZE agreement_docs, agreement_tasks; SET LOCAL jit = off; SET LOCAL work_mem = '64MB'"
 )
 
-# Params of the three statements below: threshold, project.
+# Params of the three statements below: names (the questions, in order), project.
 # Skips rows whose values would not change. NaN (no agreement) sorts above
 # every number in PostgreSQL, hence the nullif.
 RESULTS_UPSERT = f"""
@@ -144,16 +147,24 @@ RESULTS_UPSERT = f"""
      WHERE a.{_M_AGREEMENT} IS DISTINCT FROM excluded.{_M_AGREEMENT}
         OR a.{_M_CONSENSUS} IS DISTINCT FROM excluded.{_M_CONSENSUS}
 """
-# Tasks crossing the threshold change state; the only write to the wide task rows.
+# The names of the questions whose bit is set in r.disputed (bit i: question i).
+_DISPUTED_NAMES = """(SELECT jsonb_agg(q.name ORDER BY q.i)
+      FROM unnest(%(names)s::text[]) WITH ORDINALITY AS q(name, i)
+     WHERE (r.disputed >> (q.i - 1)::int) & 1 = 1)"""
+# A task is disputed when any question is (the rule a submit applies); the only
+# writes to the wide task rows are these changes of state or of the names.
 TASKS_DISPUTE = f"""
-    UPDATE {TASKS} AS t SET {_T_STATE} = {_DISPUTED}
+    UPDATE {TASKS} AS t
+       SET {_T_STATE} = {_DISPUTED}, {_T_DISPUTED} = {_DISPUTED_NAMES}
       FROM agreement_tasks AS r
-     WHERE r.agreement < %(threshold)s AND t.{_T_ID} = r.id
-       AND t.{_T_PROJECT} = %(project)s AND t.{_T_STATE} = {_COMPLETE}
+     WHERE r.disputed <> 0 AND t.{_T_ID} = r.id AND t.{_T_PROJECT} = %(project)s
+       AND (t.{_T_STATE} = {_COMPLETE}
+            OR (t.{_T_STATE} = {_DISPUTED}
+                AND t.{_T_DISPUTED} IS DISTINCT FROM {_DISPUTED_NAMES}))
 """
 TASKS_SETTLE = f"""
-    UPDATE {TASKS} AS t SET {_T_STATE} = {_COMPLETE}
+    UPDATE {TASKS} AS t SET {_T_STATE} = {_COMPLETE}, {_T_DISPUTED} = NULL
       FROM agreement_tasks AS r
      WHERE t.{_T_PROJECT} = %(project)s AND t.{_T_STATE} = {_DISPUTED} AND t.{_T_ID} = r.id
-       AND nullif(r.agreement, 'NaN'::float8) >= %(threshold)s
+       AND r.disputed = 0 AND nullif(r.agreement, 'NaN'::float8) IS NOT NULL
 """

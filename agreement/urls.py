@@ -11,6 +11,7 @@ urlpatterns = [
         views.dashboard_refresh,
         name="dashboard-refresh",
     ),
+    path("projects/<int:project_id>/team/", views.team, name="team"),
     path("projects/<int:project_id>/review/", views.review_queue_view, name="review-queue"),
     path("projects/<int:project_id>/review/<int:task_id>/", views.review_task, name="review-task"),
     path(

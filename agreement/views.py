@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agreement import charts
@@ -15,15 +16,18 @@ from agreement.review import annotation_review, resolution_save
 from agreement.scheduling import agreement_refresh_now
 from agreement.selectors import (
     agreement_latest,
+    lowest_tasks,
+    next_disputed,
     review_queue,
     snapshot_history,
     task_annotation,
     task_annotations,
     task_for_review,
 )
+from labeling.selectors import team_activity
 from projects.questions.widgets import question_widgets, task_view, values_from_post
 from projects.schema import answer_display
-from projects.selectors import REVIEW_ROLES, project_for_user
+from projects.selectors import REVIEW_ROLES, project_for_user, task_counts
 
 SORTS = {
     "quality": ("quality", True),
@@ -77,7 +81,7 @@ def _dashboard_context(project, *, sort: str = "quality") -> dict:
         questions=questions,
         annotators=annotators,
         heatmap=heat,
-        lowest=data.get("lowest_tasks", []),
+        lowest=lowest_tasks(project=project, rows=data.get("lowest_tasks", [])),
         sorts=list(SORTS),
     )
     return context
@@ -158,7 +162,8 @@ def _review_context(project, task, *, values=None, errors=None) -> dict:
         "annotations": annotations,
         "rows": rows,
         "widgets": widgets,
-        "responses": task_view(task.data)["responses"],
+        "view": task_view(task.data),
+        "next_task": next_disputed(project=project, after=task),
         "resolution": resolution,
         "errors": errors or {},
         "task_json": json.dumps(task.data, indent=2, ensure_ascii=False),
@@ -210,3 +215,22 @@ def annotation_review_view(request, project_id: int, task_id: int, annotation_id
     if error:
         messages.error(request, error)
     return redirect("agreement:review-task", project_id=project.id, task_id=task.id)
+
+
+@login_required
+def team(request, project_id: int):
+    """Team progress: what each annotator did today, this week and in all, and how well."""
+    project = project_for_user(request.user, project_id, roles=REVIEW_ROLES)
+    snapshot = agreement_latest(project=project)
+    quality = {
+        a["annotator_id"]: a for a in (snapshot.data.get("annotators", []) if snapshot else [])
+    }
+    rows = [
+        {**row, "quality": quality.get(row["annotator_id"], {}).get("quality")}
+        for row in team_activity(project=project, now=timezone.now())
+    ]
+    return render(
+        request,
+        "agreement/team.html",
+        {"project": project, "rows": rows, "snapshot": snapshot, "counts": task_counts(project)},
+    )

@@ -16,6 +16,8 @@ from django.db import connection
 from agreement import sql
 from projects.models import Project
 
+#: Questions whose disputes a recomputation records: one bit each in an int8.
+MAX_DISPUTE_BITS = 63
 _COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)  # binary COPY header, no flags or extension
 _TASK_ROW = np.dtype(
     [
@@ -26,24 +28,30 @@ _TASK_ROW = np.dtype(
         ("agreement", ">f8"),
         ("code_len", ">i4"),
         ("code", ">i4"),
+        ("disputed_len", ">i4"),
+        ("disputed", ">i8"),
     ]
 )
 
 
-def task_rows_copy(task_ids: np.ndarray, agreement: np.ndarray, code: np.ndarray) -> bytes:
-    """(id, agreement, document number) per task in PostgreSQL's binary COPY format.
+def task_rows_copy(
+    task_ids: np.ndarray, agreement: np.ndarray, code: np.ndarray, disputed: np.ndarray
+) -> bytes:
+    """(id, agreement, document number, disputed questions) per task, binary COPY format.
 
     Built by NumPy as one fixed-width record per task; a missing agreement is
     sent as NaN so that every record has the same width.
     """
     rows = np.empty(len(task_ids), dtype=_TASK_ROW)
-    rows["fields"] = 3
+    rows["fields"] = 4
     rows["id_len"] = 8
     rows["id"] = task_ids
     rows["agreement_len"] = 8
     rows["agreement"] = agreement
     rows["code_len"] = 4
     rows["code"] = code
+    rows["disputed_len"] = 8
+    rows["disputed"] = disputed
     return _COPY_SIGNATURE + rows.tobytes() + b"\xff\xff"
 
 
@@ -53,7 +61,8 @@ class TasksWrite:
     The rows go into two temporary tables by COPY: the distinct consensus
     documents, and per task its agreement and document number. One upsert into
     TaskAgreement then applies them, skipping rows whose values would not
-    change, and the tasks that cross the threshold change state.
+    change, and complete tasks with a question in dispute become disputed
+    (naming those questions), disputed ones whose answers now agree complete.
     It runs in a thread on the same connection, so it belongs to the caller's
     transaction; the caller must not use the connection until ``wait()``.
     """
@@ -66,6 +75,7 @@ class TasksWrite:
         agreement: np.ndarray,
         codes: np.ndarray,
         docs: list[bytes],
+        disputed: np.ndarray | None = None,
     ):
         self.started = time.perf_counter()
         self.error: BaseException | None = None
@@ -79,13 +89,16 @@ class TasksWrite:
         with cursor.copy(sql.RESULTS_COPY_DOCS) as copy:
             for n, doc in enumerate(docs):
                 copy.write_row((n, doc.decode()))
-        rows = task_rows_copy(task_ids, agreement, codes)
+        if disputed is None:
+            disputed = np.zeros(len(task_ids), dtype=np.int64)
+        rows = task_rows_copy(task_ids, agreement, codes, disputed)
         with cursor.copy(sql.RESULTS_COPY_TASKS) as copy:
             copy.write(rows)
         del rows
         cursor.execute(sql.RESULTS_ANALYZE)
         self._statements = [sql.RESULTS_UPSERT, sql.TASKS_DISPUTE, sql.TASKS_SETTLE]
-        self._params = {"threshold": float(project.agreement_threshold), "project": project.id}
+        names = [q["name"] for q in project.questions][:MAX_DISPUTE_BITS]
+        self._params = {"names": names, "project": project.id}
         self._thread = threading.Thread(target=self._run, name="agreement-write", daemon=True)
         self._thread.start()
 

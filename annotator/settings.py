@@ -60,6 +60,42 @@ if not DEBUG:
 
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
+# Served over TLS in production: secure cookies, HTTPS redirect and HSTS are on
+# by default once DEBUG is off (each can be turned off by its variable). Behind
+# a proxy that ends TLS, set SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO,https
+# so Django knows the original request was HTTPS (only if the proxy sets it).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+_proxy_header = env_list("SECURE_PROXY_SSL_HEADER", "")
+if _proxy_header:
+    if len(_proxy_header) != 2:
+        raise ImproperlyConfigured(
+            "SECURE_PROXY_SSL_HEADER must be HEADER,value (e.g. HTTP_X_FORWARDED_PROTO,https)"
+        )
+    SECURE_PROXY_SSL_HEADER = (_proxy_header[0], _proxy_header[1])
+# Scripts only from this origin (no inline script); see web/security.py.
+CONTENT_SECURITY_POLICY = env_str(
+    "CONTENT_SECURITY_POLICY",
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'",
+)
+
+# Password guessing: POST auth/token/ per client address (DRF rate syntax), and
+# failed HTML logins a minute per address and per username (0 turns a limit off).
+AUTH_THROTTLE_RATE = env_str("AUTH_THROTTLE_RATE", "20/min")
+LOGIN_FAILURES_PER_MINUTE = env_int("LOGIN_FAILURES_PER_MINUTE", 10)
+# API tokens older than this many days are refused (0: never expire).
+API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 0)
+# Size limits (0: none): one text answer, in characters; one task's data as
+# stored JSON, in bytes.
+MAX_ANSWER_CHARS = env_int("MAX_ANSWER_CHARS", 100_000)
+MAX_TASK_BYTES = env_int("MAX_TASK_BYTES", 1024 * 1024)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -83,6 +119,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Text PostgreSQL cannot store is refused before any view or query runs.
+    "web.middleware.InputCheckMiddleware",
+    "web.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -174,6 +213,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "web.api_errors.exception_handler",
+    # Depth-limited JSON, and no NUL or lone surrogate in any body (web/input.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "web.parsers.JSONParser",
+        "web.parsers.FormParser",
+        "web.parsers.MultiPartParser",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
 }
@@ -183,6 +228,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "web.schema.error_responses",
+    ],
 }
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL)
@@ -195,10 +244,32 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 3600)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 3700)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4000}
+# Publishing gives up quickly: a request must not hang on a dead broker (the
+# job's row stays queued and the sweeper sends it again).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0.1,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # A missing broker must be loud, never a silent inline run.
 CELERY_TASK_ALWAYS_EAGER = False
 
 AGREEMENT_DEBOUNCE_SECONDS = env_int("AGREEMENT_DEBOUNCE_SECONDS", 5)
+# Job recovery (docs/architecture.md, "When a worker or Redis dies"): a running
+# job beats every JOB_HEARTBEAT_SECONDS; the sweeper, run by every worker every
+# JOB_SWEEP_SECONDS, requeues one silent for JOB_STALE_SECONDS (failing it after
+# JOB_MAX_ATTEMPTS) and sends queued jobs again after JOB_RESEND_SECONDS.
+JOB_HEARTBEAT_SECONDS = env_int("JOB_HEARTBEAT_SECONDS", 10)
+JOB_STALE_SECONDS = env_int("JOB_STALE_SECONDS", 60)
+JOB_SWEEP_SECONDS = env_int("JOB_SWEEP_SECONDS", 30)
+JOB_RESEND_SECONDS = env_int("JOB_RESEND_SECONDS", 120)
+JOB_MAX_ATTEMPTS = env_int("JOB_MAX_ATTEMPTS", 3)
+# Answers the sweeper checks for a missed agreement recomputation (the latest
+# this many answers and revisions), and how old the newest must be first.
+AGREEMENT_CATCHUP_WINDOW = env_int("AGREEMENT_CATCHUP_WINDOW", 20_000)
+AGREEMENT_CATCHUP_AFTER_SECONDS = env_int("AGREEMENT_CATCHUP_AFTER_SECONDS", 60)
 EXPORT_STREAM = env_str("EXPORT_STREAM", "quorum:exports")
 EXPORT_WEBHOOK_URL = env_str("EXPORT_WEBHOOK_URL", "")
 EXPORT_WEBHOOK_SECRET = env_str("EXPORT_WEBHOOK_SECRET", "")

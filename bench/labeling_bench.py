@@ -256,6 +256,15 @@ def run_load(
     }
 
 
+def database_durability(url: str) -> dict:
+    """The server's commit durability: results with it off are not comparable."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        return {
+            name: conn.execute(f"SHOW {name}").fetchone()[0]
+            for name in ("synchronous_commit", "fsync")
+        }
+
+
 def verify(url: str, project_id: int) -> dict:
     """No task over its overlap, counts consistent, nobody twice on a task."""
     with psycopg.connect(url) as conn:
@@ -318,7 +327,15 @@ def main() -> int:
         "SECRET_KEY": secrets.token_hex(32),
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "DB_CONN_MAX_AGE": "600",
+        # Plain http on the loopback: no redirect to https.
+        "SECURE_SSL_REDIRECT": "0",
     }
+    durability = database_durability(args.database_url)
+    print(
+        "database durability: synchronous_commit={synchronous_commit} fsync={fsync}".format(
+            **durability
+        )
+    )
     results = []
     ok = True
     for size in args.sizes:
@@ -331,6 +348,7 @@ def main() -> int:
                 reference = cpu_reference()
                 result = run_load(args.port, project_id, tokens[:n], args.duration, server)
                 result["tasks"] = size
+                result["durability"] = durability
                 result["cpu_reference_s"] = [reference, cpu_reference()]
                 check = verify(args.database_url, project_id)
                 result["verify"] = check

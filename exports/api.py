@@ -66,6 +66,8 @@ class ExportReadView(APIView):
 
 
 class ExportListView(ExportReadView):
+    pagination_class = PageNumberPagination
+
     @extend_schema(responses=ExportSerializer(many=True))
     def get(self, request, project_id: int):
         project = project_for_export_reader(request, project_id)

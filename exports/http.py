@@ -8,14 +8,27 @@ from pathlib import Path
 from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.utils.http import parse_etags
 
+from web.input import MAX_INT_DIGITS, strict_int
+
 from .models import Export
 
-RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# ASCII digits only (``\d`` takes any script's); their number is bounded by ``strict_int``.
+RANGE_RE = re.compile(r"^bytes=([0-9]*)-([0-9]*)\Z")
 CHUNK = 1 << 16
 
 
 class RangeNotSatisfiable(Exception):
     pass
+
+
+# Past the end of any file: a longer number than an integer column holds.
+BEYOND = 10**MAX_INT_DIGITS
+
+
+def _position(digits: str) -> int | None:
+    if digits == "":
+        return None
+    return strict_int(digits, "Range") if len(digits) <= MAX_INT_DIGITS else BEYOND
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -29,17 +42,15 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     match = RANGE_RE.match(header)
     if not match or match.groups() == ("", ""):
         raise RangeNotSatisfiable(header)
-    first, last = match.groups()
-    if first == "":
-        length = int(last)
-        if length == 0 or size == 0:
+    first, last = (_position(g) for g in match.groups())
+    if first is None:
+        if last == 0 or size == 0:
             raise RangeNotSatisfiable(header)
-        return max(size - length, 0), size - 1
-    start = int(first)
-    end = min(int(last), size - 1) if last else size - 1
-    if start >= size or (last and int(last) < start):
+        return max(size - last, 0), size - 1
+    end = min(last, size - 1) if last is not None else size - 1
+    if first >= size or (last is not None and last < first):
         raise RangeNotSatisfiable(header)
-    return start, end
+    return first, end
 
 
 def _slice(path: Path, start: int, end: int):

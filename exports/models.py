@@ -47,6 +47,12 @@ class Export(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Recovery (web/jobs.py): the running worker's last sign of life, and when
+    # the job's message last went to the broker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    JOB_MESSAGE_FIELD = "error"
 
     class Meta:
         ordering = ["-created_at", "-id"]

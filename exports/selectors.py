@@ -7,6 +7,7 @@ from django.http import Http404
 
 from projects.models import Project
 from projects.selectors import LEAD_ONLY, REVIEW_ROLES, project_for_user
+from web.input import BadInput, strict_int
 
 from .models import Export, ExportToken
 
@@ -29,8 +30,9 @@ def project_for_export_reader(
 
 def export_for_reader(request, export_id: int | str) -> Export:
     try:
-        export = Export.objects.select_related("project").get(pk=int(export_id))
-    except (Export.DoesNotExist, ValueError, TypeError):
+        pk = strict_int(export_id, "id", minimum=1)
+        export = Export.objects.select_related("project").get(pk=pk)
+    except (Export.DoesNotExist, BadInput):
         raise Http404("No such export.") from None
     project_for_export_reader(request, export.project_id)
     return export

@@ -14,7 +14,9 @@ class ExportCreateSerializer(serializers.Serializer):
 
 class ExportSerializer(serializers.ModelSerializer):
     download_url = serializers.SerializerMethodField()
-    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    created_by = serializers.CharField(
+        source="created_by.username", default=None, read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Export
@@ -32,7 +34,9 @@ class ExportSerializer(serializers.ModelSerializer):
 
 
 class ExportTokenSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", default=None, read_only=True)
+    created_by = serializers.CharField(
+        source="created_by.username", default=None, read_only=True, allow_null=True
+    )
     is_active = serializers.BooleanField(read_only=True)
 
     class Meta:

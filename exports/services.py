@@ -140,7 +140,7 @@ def export_create(*, project: Project, user, format: str, filters: Any = None) -
             schema=project.questions,
             created_by=user if getattr(user, "is_authenticated", False) else None,
         )
-        jobs.enqueue(export_build, export.pk)
+        jobs.enqueue_job(Export, export_build, export.pk)
     return export
 
 
@@ -155,31 +155,30 @@ def export_path(export: Export) -> Path:
 def export_run(*, export_id: int) -> Export | None:
     """Build the export's file; idempotent (a finished export is left alone).
 
-    Side effects: writes ``EXPORT_ROOT/<project>/export-<id>-<nonce>.jsonl``,
-    updates the Export row, announces a ready export on the Redis stream (and
-    the webhook when configured). Raises ExportRetry for transient failures.
+    Only a queued export, or one whose worker died, is claimed
+    (``jobs.claim``): a message delivered twice never builds it twice at once.
+    Side effects: writes ``EXPORT_ROOT/<project>/export-<id>-<nonce>.jsonl``
+    (through a ``.part`` file renamed when whole), touches ``heartbeat_at``
+    while it runs, updates the Export row, announces a ready export on the
+    Redis stream (and the webhook when configured). Raises ExportRetry for
+    transient failures.
     """
-    export = Export.objects.select_related("project").filter(pk=export_id).first()
-    if export is None:  # deleted (with its project) before the job ran
-        log.warning("export %s no longer exists", export_id)
-        return None
-    if export.is_finished:
+    if not jobs.claim(Export, export_id):
+        export = Export.objects.filter(pk=export_id).first()
+        if export is None:  # deleted (with its project) before the job ran
+            log.warning("export %s no longer exists", export_id)
         return export
+    export = Export.objects.select_related("project").get(pk=export_id)
     final = export_path(export)
     final.parent.mkdir(parents=True, exist_ok=True)
     # Leftovers of an attempt that died are never served: only the final name is.
     for stale in final.parent.glob(f"{final.name}.part-*"):
         stale.unlink(missing_ok=True)
-    Export.objects.filter(pk=export.pk).update(
-        state=Export.State.RUNNING,
-        started_at=timezone.now(),
-        progress=0.0,
-        attempts=export.attempts + 1,
-        error="",
-    )
+    Export.objects.filter(pk=export.pk).update(error="")
     tmp = final.with_name(f"{final.name}.part-{os.getpid()}-{secrets.token_hex(4)}")
     try:
-        rows, size, sha = _write(export, tmp)
+        with jobs.Heartbeat(Export, export.pk):
+            rows, size, sha = _write(export, tmp)
         os.replace(tmp, final)
         _fsync_dir(final.parent)
     except psycopg.OperationalError as exc:

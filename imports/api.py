@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError as APIValidationError
-from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,6 +16,7 @@ from imports.services import task_batch_import
 from projects.api import TaskListView
 from projects.selectors import LEAD_ONLY, project_for_user
 from projects.serializers import TaskSerializer
+from web.parsers import FormParser, MultiPartParser
 
 from . import shapes
 from .uploads import content_length_check, import_upload_accept, upload_handlers_limit
@@ -90,7 +91,9 @@ class ImportDetailView(APIView):
 class TaskListImportView(TaskListView):
     """``projects/{id}/tasks/``: the task list (projects) plus small batches posted to it."""
 
-    @extend_schema(request=TaskSerializer(many=True))
+    serializer_class = TaskSerializer  # for the schema generator only
+
+    @extend_schema(request=TaskSerializer(many=True), responses={201: OpenApiTypes.OBJECT})
     def post(self, request, project_id: int):
         project = project_for_user(request.user, project_id, roles=LEAD_ONLY)
         if not isinstance(request.data, list):

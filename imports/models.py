@@ -37,6 +37,13 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Recovery (web/jobs.py): runs so far, the running worker's last sign of
+    # life, and when the job's message last went to the broker.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    JOB_MESSAGE_FIELD = "message"
 
     class Meta:
         db_table = "projects_importjob"

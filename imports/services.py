@@ -30,12 +30,14 @@ from pathlib import Path
 
 import orjson
 import psycopg
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from imports.models import ImportJob
 from projects.models import Project
 from web import jobs, rows
+from web.input import BadInput, maybe_unsafe, tree_check
 
 from . import shapes, sql
 
@@ -107,6 +109,15 @@ def _not_utf8(line: int) -> str:
     return f"The file is not UTF-8 text (line {line}); save it as UTF-8 and upload it again."
 
 
+def _record_problem(record: object) -> str | None:
+    """Why a parsed record cannot be stored (a NUL, a lone surrogate, too deep), or None."""
+    try:
+        tree_check(record)
+    except BadInput as exc:
+        return str(exc)
+    return None
+
+
 def read_jsonl(path: Path, on_progress: Callable[[float], None]) -> Iterator[Item]:
     size = max(path.stat().st_size, 1)
     done = 0
@@ -126,7 +137,9 @@ def read_jsonl(path: Path, on_progress: Callable[[float], None]) -> Iterator[Ite
                     raise ImportFailed(_not_utf8(number)) from None
                 yield number, None, f"not valid JSON: {exc.msg}"
                 continue
-            yield number, record, None
+            # Most lines cannot hold a NUL or deep nesting: only those that may are walked.
+            problem = _record_problem(record) if maybe_unsafe(raw) else None
+            yield number, None if problem else record, problem
             if number % CHUNK_ROWS == 0:
                 on_progress(done / size)
 
@@ -148,7 +161,8 @@ def read_json_array(path: Path, on_progress: Callable[[float], None]) -> Iterato
         raise ImportFailed("A JSON file must hold an array of records.")
     total = max(len(document), 1)
     for number, record in enumerate(document, start=1):
-        yield number, record, None
+        problem = _record_problem(record)
+        yield number, None if problem else record, problem
         if number % CHUNK_ROWS == 0:
             on_progress(number / total)
 
@@ -198,7 +212,9 @@ def read_csv(path: Path, on_progress: Callable[[float], None]) -> Iterator[Item]
             yield line, None, f"has {len(row)} columns, the header has {len(header)}"
             continue
         # An empty cell is a missing value, as spreadsheets write them.
-        yield line, {k: v for k, v in zip(header, row, strict=True) if v != ""}, None
+        record = {k: v for k, v in zip(header, row, strict=True) if v != ""}
+        problem = _record_problem(record)
+        yield line, None if problem else record, problem
         count += 1
         if count % CHUNK_ROWS == 0:
             on_progress(done / size)
@@ -269,6 +285,7 @@ class _Loader:
         self.thread: threading.Thread | None = None
         self.failure: BaseException | None = None
         self.used_shape: str | None = None
+        self.max_bytes = settings.MAX_TASK_BYTES
         if threaded:
             self.queue = queue.Queue(maxsize=2)
             self.thread = threading.Thread(target=self._drain, name="import-loader", daemon=True)
@@ -277,6 +294,14 @@ class _Loader:
     def add(self, line: int, task: shapes.Normalised) -> None:
         blob, content_hash, external_id = task_key(task)
         counts = self.counts
+        if self.max_bytes and len(blob) > self.max_bytes:
+            counts.error(
+                line,
+                f"data: {len(blob):,} bytes, more than the limit of {self.max_bytes:,} "
+                "(MAX_TASK_BYTES)",
+                self.error_key,
+            )
+            return
         # Seen earlier in this same file: a repeat is a duplicate, on the
         # first import and on every re-import alike. An id derived from the
         # content needs no entry of its own: its hash says it all.
@@ -423,11 +448,14 @@ def import_file(
     shape: str = shapes.AUTO,
     mapping: dict | None = None,
     on_progress: Callable[[float, int], None] | None = None,
+    on_loaded: Callable[[Counts, str], None] | None = None,
 ) -> tuple[Counts, str]:
     """Import one file into the project in a single transaction.
 
     Returns the counts and the shape used. Raises ``ImportFailed`` (and writes
-    nothing) when the file as a whole cannot be read.
+    nothing) when the file as a whole cannot be read. ``on_loaded(counts,
+    shape)`` runs inside the transaction, after the last row: what it writes
+    commits together with the tasks, or not at all.
     """
     path = Path(path)
     if not path.exists():
@@ -445,6 +473,8 @@ def import_file(
             loader.abandon()
             raise
         loader.finish()
+        if on_loaded is not None:
+            on_loaded(counts, loader.used_shape or used_shape)
     return counts, loader.used_shape or used_shape
 
 
@@ -494,28 +524,36 @@ def _read_into(
         )
 
 
-def import_run(*, job_id: int) -> ImportJob:
+def import_run(*, job_id: int) -> ImportJob | None:
     """Run an import job: read its file, store the tasks, record counts.
 
-    Safe to run again (a retried Celery task): a finished job is left alone and
-    a half-run one left nothing behind, because all writes share one transaction.
+    Safe to run again (a resent or redelivered message): only a queued job, or
+    one whose worker died, is claimed (``jobs.claim``), so a job never runs
+    twice at once; a finished job is left alone. A run that dies leaves nothing
+    behind, because the tasks and the job's ``done`` share one transaction;
+    the next run starts from scratch. While it runs, ``heartbeat_at`` is
+    touched so that the sweeper can tell a dead worker. None if the job is gone.
     """
+    if not jobs.claim(ImportJob, job_id):
+        return ImportJob.objects.filter(pk=job_id).first()
     job = ImportJob.objects.select_related("project").get(pk=job_id)
-    if job.is_finished:
-        return job
-    job.state = ImportJob.State.RUNNING
-    job.started_at = timezone.now()
-    job.save(update_fields=["state", "started_at"])
     writer = _ProgressWriter(job.pk)
+
+    def done(counts: Counts, used_shape: str) -> None:
+        job.detected_shape = used_shape
+        _finish(job, state=ImportJob.State.DONE, counts=counts)
+
     try:
-        counts, used_shape = import_file(
-            project=job.project,
-            path=Path(job.file_path),
-            filename=job.filename,
-            shape=job.shape,
-            mapping=job.mapping or None,
-            on_progress=writer,
-        )
+        with jobs.Heartbeat(ImportJob, job.pk):
+            import_file(
+                project=job.project,
+                path=Path(job.file_path),
+                filename=job.filename,
+                shape=job.shape,
+                mapping=job.mapping or None,
+                on_progress=writer,
+                on_loaded=done,
+            )
     except ImportFailed as exc:
         _finish(job, state=ImportJob.State.FAILED, message=str(exc))
         return job
@@ -537,8 +575,6 @@ def import_run(*, job_id: int) -> ImportJob:
         raise
     finally:
         writer.close()
-    job.detected_shape = used_shape
-    _finish(job, state=ImportJob.State.DONE, counts=counts)
     return job
 
 
@@ -579,7 +615,7 @@ def import_job_create(
         shape=shape,
         mapping=mapping or {},
     )
-    jobs.enqueue(import_task_run, job.pk)
+    jobs.enqueue_job(ImportJob, import_task_run, job.pk)
     return job
 
 

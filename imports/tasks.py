@@ -10,7 +10,7 @@ from . import services
 # The name predates the app move; kept so that jobs queued before an upgrade still run.
 @shared_task(name="projects.imports.import_run", acks_late=True)
 def import_task_run(job_id: int) -> str:
-    """Run one import job; a redelivered message finds the job finished or
-    re-runs it from scratch (the service writes everything in one transaction)."""
+    """Run one import job; a resent or redelivered message finds the job
+    finished, running elsewhere, or (its worker dead) runs it from scratch."""
     job = services.import_run(job_id=job_id)
-    return job.state
+    return job.state if job is not None else "missing"

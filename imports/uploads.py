@@ -11,7 +11,6 @@ import shutil
 import uuid
 from pathlib import Path
 
-import orjson
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadhandler import FileUploadHandler
@@ -20,6 +19,7 @@ from rest_framework.exceptions import APIException
 
 from imports.models import ImportJob
 from projects.models import Project
+from web.input import BadInput, json_loads, text_check
 
 from . import services, shapes
 
@@ -77,9 +77,9 @@ def mapping_parse(raw) -> dict | None:
         mapping = raw
     else:
         try:
-            mapping = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise ValidationError({"mapping": [f"not valid JSON: {exc.msg}"]}) from None
+            mapping = json_loads(raw, "mapping")
+        except BadInput as exc:
+            raise ValidationError({"mapping": [exc.problem]}) from None
     try:
         shapes.mapping_normaliser(mapping)
     except ValueError as exc:
@@ -96,6 +96,12 @@ def import_upload_accept(*, project: Project, user, upload, shape: str, mapping_
     queue the job (on commit)."""
     if upload is None:
         raise ValidationError({"file": ["No file was uploaded."]})
+    # A multipart body reaches no middleware check (see web/middleware.py).
+    try:
+        text_check(upload.name or "", "file")
+        text_check(shape or "", "shape")
+    except BadInput as exc:
+        raise ValidationError({exc.field: [exc.problem]}) from None
     shape = shape or shapes.AUTO
     if shape not in shapes.SHAPES:
         raise ValidationError(

@@ -17,12 +17,11 @@ from labeling.services import (
     annotations_import,
     assignment_lease_next,
 )
-from projects.models import Annotation, Role
-from projects.selectors import LEAD_ONLY, project_for_user, task_for_user
+from projects.models import Annotation
+from projects.selectors import LABEL_ROLES, LEAD_ONLY, project_for_user, task_for_user
 
 # Reviewers judge answers, so they stay out of the answering pool; leads may
 # label (small teams, piloting a schema).
-LABEL_ROLES = frozenset({Role.ANNOTATOR, Role.LEAD})
 
 
 class LeasedTaskSerializer(serializers.Serializer):
@@ -98,11 +97,14 @@ def _conflict(exc: AnswerConflict) -> Response:
     return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
 
 
-@extend_schema(responses={200: OpenApiTypes.OBJECT, 204: None})
+@extend_schema(responses={200: OpenApiTypes.OBJECT, 204: None, 409: OpenApiTypes.OBJECT})
 @api_view(["GET"])
 def next_task(request, project_id: int):
     project = project_for_user(request.user, project_id, roles=LABEL_ROLES)
-    assignment = assignment_lease_next(project=project, annotator=request.user)
+    try:
+        assignment = assignment_lease_next(project=project, annotator=request.user)
+    except AnswerConflict as exc:  # a paused or archived project
+        return _conflict(exc)
     if assignment is None:
         return Response(status=status.HTTP_204_NO_CONTENT)
     return Response(LeasedTaskSerializer(assignment).data)

@@ -40,3 +40,26 @@ class Assignment(models.Model):
 
     def __str__(self) -> str:
         return f"task {self.task_id} -> user {self.annotator_id} ({self.state})"
+
+
+class Draft(models.Model):
+    """An answer being written, as the labeling form holds it, so it survives another browser.
+
+    ``fields`` is the form's state (field name to value or checked values, plus the
+    time spent), not a validated answer: it is checked only when submitted.
+    """
+
+    task = models.ForeignKey(Task, on_delete=models.CASCADE, related_name="+")
+    annotator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    fields = models.JSONField()
+    saved_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["task", "annotator"], name="draft_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"draft of user {self.annotator_id} on task {self.task_id}"

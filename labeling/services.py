@@ -26,6 +26,7 @@ from django.utils import timezone
 from labeling import sql
 from labeling.models import Assignment
 from labeling.signals import answers_changed
+from projects import questions
 from projects.models import Annotation, AnnotationRevision, Membership, Project, Task
 from projects.schema import answer_context, validate_values
 from web import rows
@@ -42,6 +43,18 @@ class AnswerConflict(Exception):
     """The answer cannot be stored in the task's current state (HTTP 409)."""
 
 
+class ProjectClosed(AnswerConflict):
+    """The project is paused or archived: it hands out no tasks and takes no answers."""
+
+
+def _require_open(project: Project) -> None:
+    if project.status != Project.Status.ACTIVE:
+        raise ProjectClosed(
+            f"This project is {project.get_status_display().lower()}: "
+            "it hands out no tasks and takes no answers."
+        )
+
+
 def _assignment_with_task(row) -> Assignment:
     assignment = rows.instance(Assignment, row)
     assignment.task = rows.instance(Task, row, rows.width(Assignment))
@@ -56,21 +69,28 @@ def _active_lease(project: Project, annotator, now) -> Assignment | None:
 
 
 def _lease_one(cursor, *, project: Project, annotator, gold: bool, now) -> Assignment | None:
+    order = project.task_order if project.task_order in sql.CANDIDATES else "spread"
     params = {
         "project": project.pk,
         "user": annotator.pk,
         "gold": gold,
         "overlap": project.overlap,
+        "overlap_max": project.max_overlap,
         "now": now,
         "tried": [],
+        "spot": random.random(),
     }
     for attempt in range(MAX_LEASE_TRIES):
-        cursor.execute(sql.CANDIDATE, params)
+        cursor.execute(sql.CANDIDATES[order], params)
         row = cursor.fetchone()
         if row is None:
+            if params["spot"]:
+                # The random walk found nothing above its starting id: wrap around.
+                params["spot"] = 0.0
+                continue
             # SKIP LOCKED also skips tasks that others are leasing right now;
             # only when none is left even counting those is the pool empty.
-            cursor.execute(sql.CANDIDATE_PEEK, params)
+            cursor.execute(sql.PEEKS[order], params)
             if cursor.fetchone() is None:
                 return None
             time.sleep(0.002 * (attempt + 1))
@@ -98,7 +118,9 @@ def assignment_lease_next(*, project: Project, annotator) -> Assignment | None:
     or calling the API twice does not hand out a second task. Gold tasks are
     drawn with probability ``project.gold_fraction``; when the drawn kind has
     nothing left the other kind is used, so the pool always drains.
+    Raises ProjectClosed for a paused or archived project.
     """
+    _require_open(project)
     now = timezone.now()
     existing = _active_lease(project, annotator, now)
     if existing is not None:
@@ -145,6 +167,33 @@ def _same_submit(existing: Annotation, *, task: Task, annotator) -> Annotation:
     return existing
 
 
+def task_settle(
+    project: Project, *, count: int, target: int, answers: list[dict]
+) -> tuple[str, int | None, list[str] | None]:
+    """A task's ``(state, new target or None, disputed questions or None)`` with ``answers``.
+
+    ``count`` is the number of answers it holds, ``target`` the number it
+    needed. Below the target it stays open. At the target it completes when
+    the answers agree on every question; otherwise it asks for one more answer
+    (the target grows) until the project's ``overlap_max``, and then becomes
+    disputed, naming the questions in dispute.
+    """
+    if count < target:
+        return Task.State.OPEN, None, None
+    disputed = questions.disputed(project.questions, answers)
+    if not disputed:
+        return Task.State.COMPLETE, None, None
+    if count < project.max_overlap:
+        return Task.State.OPEN, count + 1, None
+    return Task.State.DISPUTED, None, disputed
+
+
+def _stored_answers(raw: Any) -> list[dict]:
+    if raw is None:
+        return []
+    return json.loads(raw) if isinstance(raw, str | bytes) else raw
+
+
 def _answers_changed(project_id: int) -> None:
     """Tell whoever listens (agreement) once the transaction holding the answer commits."""
 
@@ -178,6 +227,12 @@ def annotation_submit(
     """
     client_uuid = _clean_client_id(client_id)
     project = task.project
+    if project.status != Project.Status.ACTIVE:
+        # A retry of an answer stored before the pause still gets its answer back.
+        stored = Annotation.objects.filter(client_id=client_uuid).first()
+        if stored is not None:
+            return _same_submit(stored, task=task, annotator=annotator), False
+        _require_open(project)
     clean = validate_values(project.questions, values, **answer_context(task.data))
     lead_time = _clean_lead_time(lead_time_s)
     now = timezone.now()
@@ -185,8 +240,13 @@ def annotation_submit(
         with transaction.atomic(), rows.prepared_cursor() as cursor:
             # The lock comes first, in its own statement, so the checks below see
             # every answer committed before it (a double submit waits here).
-            cursor.execute(sql.LOCK_TASK, [task.pk])
-            (count,) = cursor.fetchone()
+            cursor.execute(sql.LOCK_TASK, {"task": task.pk, "overlap": project.overlap})
+            count, target, stored = cursor.fetchone()
+            # Decided before the write, from the answers stored and this one; the
+            # write happens only if the checks in SUBMIT pass.
+            state, grow_to, disputed = task_settle(
+                project, count=count + 1, target=target, answers=[*_stored_answers(stored), clean]
+            )
             cursor.execute(
                 sql.SUBMIT,
                 {
@@ -200,7 +260,10 @@ def annotation_submit(
                     "review_state": Annotation.ReviewState.PENDING,
                     "now": now,
                     "count": count,
-                    "overlap": project.overlap,
+                    "target": target,
+                    "state": state,
+                    "grow_to": grow_to,
+                    "disputed": None if disputed is None else json.dumps(disputed),
                 },
             )
             row = cursor.fetchone()
@@ -228,6 +291,7 @@ def annotation_revise(
 ) -> Annotation:
     """Replace the answer's values, keeping the previous version as a revision."""
     task = annotation.task
+    _require_open(task.project)
     clean = validate_values(task.project.questions, values, **answer_context(task.data))
     lead_time = _clean_lead_time(lead_time_s)
     with transaction.atomic():
@@ -262,6 +326,43 @@ def assignment_skip(*, assignment: Assignment, reason: str) -> Assignment:
         raise AnswerConflict("This task is no longer leased to you.")
     assignment.refresh_from_db()
     return assignment
+
+
+@transaction.atomic
+def assignment_unskip(*, assignment: Assignment) -> Assignment:
+    """Take back a skip: the task is leased to the annotator again, if it still has room.
+
+    Under the task's lock, like a lease, so an undo never takes a task past its
+    target. The lease the annotator was given after the skip is released.
+    """
+    task = Task.objects.select_for_update().select_related("project").get(pk=assignment.task_id)
+    project = task.project
+    _require_open(project)
+    current = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    if current.state != Assignment.State.SKIPPED:
+        raise AnswerConflict("There is no skip of this task to take back.")
+    now = timezone.now()
+    others = (
+        Assignment.objects.filter(task=task, state=Assignment.State.LEASED, expires_at__gt=now)
+        .exclude(annotator_id=current.annotator_id)
+        .count()
+    )
+    target = task.target_overlap or project.overlap
+    if task.state != Task.State.OPEN or task.annotation_count + others >= target:
+        raise AnswerConflict("Others have answered this task since; the skip stays.")
+    Assignment.objects.filter(
+        project=project, annotator_id=current.annotator_id, state=Assignment.State.LEASED
+    ).exclude(pk=current.pk).update(state=Assignment.State.RELEASED, finished_at=now)
+    current.state = Assignment.State.LEASED
+    current.leased_at = now
+    current.expires_at = now + timedelta(seconds=project.lease_seconds)
+    current.skip_reason = ""
+    current.finished_at = None
+    current.save(
+        update_fields=["state", "leased_at", "expires_at", "skip_reason", "finished_at"]
+    )
+    current.task = task
+    return current
 
 
 def annotations_import(*, project: Project, rows: Any) -> dict:
@@ -375,13 +476,36 @@ def annotations_import(*, project: Project, rows: Any) -> dict:
         for task_id, n in added.items():
             task = locked[task_id]
             task.annotation_count += n
-            if task.annotation_count >= project.overlap and task.state == Task.State.OPEN:
-                task.state = Task.State.COMPLETE
             changed.append(task)
-        Task.objects.bulk_update(changed, ["annotation_count", "state"], batch_size=500)
+        _settle_imported(project, [t for t in changed if t.state == Task.State.OPEN])
+        Task.objects.bulk_update(
+            changed,
+            ["annotation_count", "state", "target_overlap", "disputed_questions"],
+            batch_size=500,
+        )
         if to_create:
             _answers_changed(project.pk)
     return {"created": len(to_create), "unchanged": unchanged, "errors": []}
+
+
+def _settle_imported(project: Project, tasks: list[Task]) -> None:
+    """Apply ``task_settle`` to open tasks that imported answers brought to their target."""
+    due = {t.pk: t for t in tasks if t.annotation_count >= (t.target_overlap or project.overlap)}
+    answers: dict[int, list[dict]] = {pk: [] for pk in due}
+    for task_id, values in Annotation.objects.filter(task_id__in=due).values_list(
+        "task_id", "values"
+    ):
+        answers[task_id].append(values)
+    for pk, task in due.items():
+        state, grow_to, disputed = task_settle(
+            project,
+            count=task.annotation_count,
+            target=task.target_overlap or project.overlap,
+            answers=answers[pk],
+        )
+        task.state, task.disputed_questions = state, disputed
+        if grow_to is not None:
+            task.target_overlap = grow_to
 
 
 class ImportRowsError(ValidationError):

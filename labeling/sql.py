@@ -31,30 +31,75 @@ NOT_DONE_BY_USER = f"""NOT EXISTS (
     WHERE a.task_id = t.id AND a.annotator_id = %(user)s
       AND a.state IN ('{SUBMITTED}', '{SKIPPED}'))"""
 
-# The first open task (fewest answers first) that the annotator has not
-# answered or skipped and that still has room under the overlap once active
-# leases are counted. The partial index task_lease_gold_order serves the
-# ORDER BY, so the cost does not grow with the number of tasks in the project.
-CANDIDATE = f"""
+# The task's current target: the answers it needs now (see Task.target_overlap).
+TARGET = "coalesce(t.target_overlap, %(overlap)s)"
+
+# An open task of the drawn kind (gold or not) that the annotator has not
+# answered or skipped and that still has room under its target once active
+# leases are counted. ``annotation_count < overlap_max`` bounds the index walk.
+_CANDIDATE_WHERE = f"""
 SELECT t.id FROM {TASK} t
 WHERE t.project_id = %(project)s
   AND t.state = '{OPEN}'
   AND t.is_gold = %(gold)s
-  AND t.annotation_count < %(overlap)s
+  AND t.annotation_count < %(overlap_max)s
+  AND t.annotation_count < {TARGET}
   AND NOT (t.id = ANY(%(tried)s))
   AND {NOT_DONE_BY_USER}
   AND t.annotation_count + (
     SELECT count(*) FROM {ASSIGNMENT} a
     WHERE a.task_id = t.id AND a.state = '{LEASED}' AND a.expires_at > %(now)s
-  ) < %(overlap)s
-ORDER BY t.annotation_count, t.id
-LIMIT 1
-FOR UPDATE OF t SKIP LOCKED
-"""
+  ) < {TARGET}"""
+_LOCK = "\nLIMIT 1\nFOR UPDATE OF t SKIP LOCKED\n"
 
-# The same candidate without the lock: is anything left once tasks that others
+# One fixed string per task order, each served by an index without a sort, so
+# the cost does not grow with the number of tasks (docs/labeling.md, "Task order"):
+# - complete_first: a started task, most answers first (the partial index
+#   task_lease_gold_order walked backwards), else the first untouched task in
+#   id order (the same index forwards within annotation_count = 0);
+# - spread: fewest answers first, the same index forwards;
+# - random: the first task at or after a random id between the lowest and the
+#   highest open id of that kind, on task_project_state_order (the bounds are
+#   two probes of the same index); ``spot`` in [0, 1) picks the id, and 0
+#   starts from the lowest id once nothing is left above the random one.
+# The lowest or highest open id of the drawn kind. The state is a range, not an
+# equality, so that ordering by (state, id) can come only from
+# task_project_state_order: with an equality the planner may walk the primary
+# key instead, which passes every finished task before the first open one.
+_BOUND = f"""SELECT b.id FROM {TASK} b
+      WHERE b.project_id = %(project)s AND b.state >= '{OPEN}' AND b.state <= '{OPEN}'
+        AND b.is_gold = %(gold)s"""
+
+
+def _first_of(*queries: str) -> str:
+    """The first id any of ``queries`` finds, trying the next only when one finds none."""
+    walks = ",\n".join(f"({q})" for q in queries)
+    # OFFSET 0 keeps the coalesce in its own subquery, so that it runs once.
+    return f"SELECT id FROM (SELECT coalesce(\n{walks}) AS id OFFSET 0) c WHERE id IS NOT NULL"
+
+
+CANDIDATES = {
+    "complete_first": _first_of(
+        _CANDIDATE_WHERE
+        + "\n  AND t.annotation_count > 0\nORDER BY t.annotation_count DESC, t.id DESC"
+        + _LOCK,
+        _CANDIDATE_WHERE + "\n  AND t.annotation_count = 0\nORDER BY t.id" + _LOCK,
+    ),
+    "spread": _CANDIDATE_WHERE + "\nORDER BY t.annotation_count, t.id" + _LOCK,
+    "random": _CANDIDATE_WHERE
+    + f"""
+  AND t.id >= (
+    SELECT lo.id + floor(%(spot)s * (hi.id - lo.id + 1))::bigint
+    FROM ({_BOUND} ORDER BY b.state, b.id LIMIT 1) lo,
+         ({_BOUND} ORDER BY b.state DESC, b.id DESC LIMIT 1) hi)
+ORDER BY t.id"""
+    + _LOCK,
+}
+# The same candidates without the lock: is anything left once tasks that others
 # hold locked right now are counted too?
-CANDIDATE_PEEK = CANDIDATE.replace("FOR UPDATE OF t SKIP LOCKED", "")
+PEEKS = {order: query.replace(_LOCK, "\nLIMIT 1\n") for order, query in CANDIDATES.items()}
+CANDIDATE = CANDIDATES["spread"]
+CANDIDATE_PEEK = PEEKS["spread"]
 
 # Run after the task lock is held: the lease is written only if the task
 # still has room. A new statement sees every assignment committed before the
@@ -68,7 +113,7 @@ WITH fresh AS (
       SELECT count(*) FROM {ASSIGNMENT} a
       WHERE a.task_id = t.id AND a.state = '{LEASED}' AND a.expires_at > %(now)s
         AND a.annotator_id <> %(user)s
-    ) < %(overlap)s
+    ) < {TARGET}
 )
 INSERT INTO {ASSIGNMENT}
   (project_id, task_id, annotator_id, state, leased_at, expires_at, skip_reason)
@@ -89,14 +134,23 @@ WHERE a.project_id = %s AND a.annotator_id = %s AND a.state = '{LEASED}' AND a.e
 ORDER BY a.leased_at, a.id
 LIMIT 1"""
 
-# The task's lock for a submit, in a statement of its own (see SUBMIT).
-LOCK_TASK = f"SELECT annotation_count FROM {TASK} WHERE id = %s FOR UPDATE"
+# The task's lock for a submit, in a statement of its own (see SUBMIT), with its
+# count and target, and, when this answer may reach the target, the answers
+# already stored: the submit decides there whether they agree.
+LOCK_TASK = f"""
+SELECT t.annotation_count, {TARGET},
+       CASE WHEN t.annotation_count + 1 >= {TARGET} THEN
+         (SELECT coalesce(jsonb_agg(an."values"), '[]'::jsonb) FROM {ANNOTATION} an
+          WHERE an.task_id = t.id) END
+FROM {TASK} t WHERE t.id = %(task)s
+FOR UPDATE"""
 
 # Run under the task lock, taken by an earlier statement so that this one's
 # snapshot sees every answer and lease committed before it. The checks and the
 # writes share the statement: the answer, the caller's lease marked submitted
-# and the task's count are written only when the checks pass, and the checks
-# come back either way so the caller can say why not.
+# and the task's count, state and target (decided by the caller from the
+# answers LOCK_TASK returned) are written only when the checks pass, and the
+# checks come back either way so the caller can say why not.
 SUBMIT = f"""
 WITH chk AS (
   SELECT
@@ -114,7 +168,7 @@ WITH chk AS (
          %(lead_time)s::float8, %(source)s, %(review_state)s, '', %(now)s, %(now)s
   FROM chk
   WHERE chk.same_client IS NULL AND NOT chk.answered
-    AND %(count)s + chk.others_leased < %(overlap)s
+    AND %(count)s + chk.others_leased < %(target)s
   RETURNING *
 ), lease AS (
   UPDATE {ASSIGNMENT} SET state = '{SUBMITTED}', finished_at = %(now)s
@@ -122,8 +176,10 @@ WITH chk AS (
 ), counted AS (
   UPDATE {TASK}
   SET annotation_count = annotation_count + 1,
-      state = CASE WHEN annotation_count + 1 >= %(overlap)s AND state = '{OPEN}'
-                   THEN '{COMPLETE}' ELSE state END
+      state = CASE WHEN state = '{OPEN}' THEN %(state)s ELSE state END,
+      target_overlap = coalesce(%(grow_to)s::int, target_overlap),
+      disputed_questions = CASE WHEN state = '{OPEN}' THEN %(disputed)s::jsonb
+                                ELSE disputed_questions END
   WHERE id = %(task)s AND EXISTS (SELECT 1 FROM an)
 )
 SELECT chk.same_client, chk.answered, {rows.columns(Annotation, "an")}

@@ -12,9 +12,19 @@ urlpatterns = [
         name="label-submit",
     ),
     path(
+        "projects/<int:project_id>/label/tasks/<int:task_id>/draft/",
+        views.label_draft,
+        name="label-draft",
+    ),
+    path(
         "projects/<int:project_id>/label/assignments/<int:assignment_id>/skip/",
         views.label_skip,
         name="label-skip",
+    ),
+    path(
+        "projects/<int:project_id>/label/assignments/<int:assignment_id>/unskip/",
+        views.label_unskip,
+        name="label-unskip",
     ),
     path("projects/<int:project_id>/my-answers/", views.my_answers, name="my-answers"),
     path(

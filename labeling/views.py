@@ -2,39 +2,65 @@
 
 from __future__ import annotations
 
+import orjson
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from labeling.api import LABEL_ROLES
+from labeling.drafts import draft_discard, draft_of, draft_save
 from labeling.forms import question_widgets, task_view, values_from_post
 from labeling.models import Assignment
 from labeling.selectors import answers_of, feedback_for, lease_of, own_answer, own_lease
 from labeling.services import (
     AnswerConflict,
+    ProjectClosed,
     annotation_revise,
     annotation_submit,
     assignment_lease_next,
     assignment_skip,
+    assignment_unskip,
     project_progress,
 )
-from projects.selectors import project_for_user, task_for_user
+from projects.selectors import LABEL_ROLES, project_for_user, task_for_user
 
 PAGE = "labeling/label.html"
 
 
-def _workspace(request, project, assignment, *, values=None, errors=None, notice="", saved=None):
+def _next(request, project) -> tuple[Assignment | None, str]:
+    """The annotator's next lease, or none and why: a paused or archived project hands out none."""
+    try:
+        return assignment_lease_next(project=project, annotator=request.user), ""
+    except ProjectClosed as exc:
+        return None, str(exc)
+
+
+def _workspace(
+    request,
+    project,
+    assignment,
+    *,
+    values=None,
+    errors=None,
+    notice="",
+    saved=None,
+    closed="",
+    undo=None,
+):
     context = {
+        "undo": undo,
         "project": project,
         "assignment": assignment,
         "progress": project_progress(project=project, annotator=request.user),
         "notice": notice,
         "saved_task": saved,
         "errors": errors or {},
+        "closed": closed,
     }
     if assignment is not None:
         task = assignment.task
@@ -44,6 +70,9 @@ def _workspace(request, project, assignment, *, values=None, errors=None, notice
             project.questions, task.data, values=values, errors=errors
         )
         context["side_by_side"] = context["view"]["n_responses"] == 2
+        draft = None if values is not None else draft_of(task=task, annotator=request.user)
+        if draft is not None:
+            context["server_draft"] = {"fields": draft.fields, "saved_at": draft.saved_at}
     template = f"{PAGE}#workspace" if request.htmx else PAGE
     return render(request, template, context)
 
@@ -51,8 +80,8 @@ def _workspace(request, project, assignment, *, values=None, errors=None, notice
 @login_required
 def label(request, project_id: int):
     project = project_for_user(request.user, project_id, roles=LABEL_ROLES)
-    assignment = assignment_lease_next(project=project, annotator=request.user)
-    return _workspace(request, project, assignment)
+    assignment, closed = _next(request, project)
+    return _workspace(request, project, assignment, closed=closed)
 
 
 @login_required
@@ -63,8 +92,9 @@ def label_submit(request, project_id: int, task_id: int):
     if task.project_id != project.pk:
         raise Http404("No such task.")
     values = values_from_post(project.questions, request.POST)
+    undo = None
     try:
-        annotation_submit(
+        annotation, _ = annotation_submit(
             task=task,
             annotator=request.user,
             values=values,
@@ -84,11 +114,16 @@ def label_submit(request, project_id: int, task_id: int):
         notice = f"Not saved: {exc}"
     else:
         notice = "Saved."
+        draft_discard(task_id=task.pk, annotator=request.user)
+        # Taking back a submit means changing it: the answer stays, with its history.
+        undo = {"url": reverse("labeling:answer-revise", args=[project.pk, annotation.pk])}
     if not request.htmx:
         messages.info(request, notice)
         return redirect("labeling:label", project_id=project.pk)
-    assignment = assignment_lease_next(project=project, annotator=request.user)
-    return _workspace(request, project, assignment, notice=notice, saved=task.pk)
+    assignment, closed = _next(request, project)
+    return _workspace(
+        request, project, assignment, notice=notice, saved=task.pk, closed=closed, undo=undo
+    )
 
 
 @login_required
@@ -96,9 +131,14 @@ def label_submit(request, project_id: int, task_id: int):
 def label_skip(request, project_id: int, assignment_id: int):
     project = project_for_user(request.user, project_id, roles=LABEL_ROLES)
     assignment = own_lease(request.user, project, assignment_id)
+    undo = None
     try:
-        assignment_skip(assignment=assignment, reason=request.POST.get("reason", ""))
+        assignment_skip(assignment=assignment, reason=_skip_reason(project, request.POST))
         notice = "Skipped."
+        undo = {
+            "url": reverse("labeling:label-unskip", args=[project.pk, assignment.pk]),
+            "post": True,
+        }
     except ValidationError:
         notice = "Not skipped: say why you skip this task."
     except AnswerConflict as exc:
@@ -106,8 +146,43 @@ def label_skip(request, project_id: int, assignment_id: int):
     if not request.htmx:
         messages.info(request, notice)
         return redirect("labeling:label", project_id=project.pk)
-    next_assignment = assignment_lease_next(project=project, annotator=request.user)
-    return _workspace(request, project, next_assignment, notice=notice, saved=assignment.task_id)
+    next_assignment, closed = _next(request, project)
+    return _workspace(
+        request,
+        project,
+        next_assignment,
+        notice=notice,
+        saved=assignment.task_id,
+        closed=closed,
+        undo=undo,
+    )
+
+
+def _skip_reason(project, post) -> str:
+    """A preset chosen in the skip dialog, or the annotator's own words (which win)."""
+    own = (post.get("reason") or "").strip()
+    return own or (post.get("preset") or "").strip()
+
+
+@login_required
+@require_POST
+def label_unskip(request, project_id: int, assignment_id: int):
+    """Take back a skip: the task comes back, if it still has room."""
+    project = project_for_user(request.user, project_id, roles=LABEL_ROLES)
+    assignment = own_lease(request.user, project, assignment_id)
+    try:
+        assignment = assignment_unskip(assignment=assignment)
+    except AnswerConflict as exc:
+        notice = f"Not taken back: {exc}"
+        if not request.htmx:
+            messages.info(request, notice)
+            return redirect("labeling:label", project_id=project.pk)
+        next_assignment, closed = _next(request, project)
+        return _workspace(request, project, next_assignment, notice=notice, closed=closed)
+    if not request.htmx:
+        messages.info(request, "Skip taken back.")
+        return redirect("labeling:label", project_id=project.pk)
+    return _workspace(request, project, assignment, notice="Skip taken back.")
 
 
 @login_required
@@ -143,6 +218,9 @@ def answer_revise(request, project_id: int, annotation_id: int):
             )
         except ValidationError as exc:
             errors = exc.message_dict
+        except AnswerConflict as exc:
+            messages.error(request, f"Not revised: {exc}")
+            return redirect("labeling:my-answers", project_id=project.pk)
         else:
             messages.success(request, "Answer revised; the earlier version is kept.")
             return redirect("labeling:my-answers", project_id=project.pk)
@@ -162,3 +240,26 @@ def answer_revise(request, project_id: int, annotation_id: int):
         },
         status=400 if errors else 200,
     )
+
+
+@login_required
+@require_POST
+def label_draft(request, project_id: int, task_id: int):
+    """Keep the form's state on the server (JSON ``{"fields": {...}}``), debounced by the page."""
+    project = project_for_user(request.user, project_id, roles=LABEL_ROLES)
+    task = task_for_user(request.user, task_id, roles=LABEL_ROLES)
+    if task.project_id != project.pk:
+        raise Http404("No such task.")
+    lease = lease_of(request.user, task)
+    live = lease is not None and lease.state == Assignment.State.LEASED
+    if not live or lease.expires_at <= timezone.now():
+        return JsonResponse({"detail": "This task is not leased to you any more."}, status=409)
+    try:
+        fields = orjson.loads(request.body).get("fields")
+    except (orjson.JSONDecodeError, AttributeError):
+        return JsonResponse({"detail": 'Send JSON {"fields": {...}}.'}, status=400)
+    try:
+        draft = draft_save(task=task, annotator=request.user, fields=fields)
+    except ValidationError as exc:
+        return JsonResponse({"detail": "; ".join(exc.messages)}, status=400)
+    return JsonResponse({"saved_at": draft.saved_at.isoformat()})

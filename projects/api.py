@@ -9,7 +9,10 @@ from rest_framework.exceptions import ValidationError as APIValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
+
+from web.throttles import AuthRateThrottle
 
 from . import services
 from .permissions import CanCreateProjects, IsStaff
@@ -29,6 +32,15 @@ class TokenView(ObtainAuthToken):
     """username + password → {"token": …}."""
 
     permission_classes = [AllowAny]
+    # DRF's view names its own parsers; ours check depth, NUL and surrogates.
+    parser_classes = api_settings.DEFAULT_PARSER_CLASSES
+    throttle_classes = [AuthRateThrottle]
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        token = services.api_token_issue(user=serializer.validated_data["user"])
+        return Response({"token": token.key})
 
 
 class UserCreateView(APIView):
@@ -44,6 +56,8 @@ class UserCreateView(APIView):
 
 class ProjectListView(APIView):
     permission_classes = [IsAuthenticated, CanCreateProjects]
+    # Read by drf-spectacular: the list is documented as the paginated envelope.
+    pagination_class = PageNumberPagination
 
     @extend_schema(responses=ProjectSerializer(many=True))
     def get(self, request):
@@ -94,6 +108,8 @@ class MemberView(APIView):
 
 
 class TaskListView(APIView):
+    pagination_class = PageNumberPagination
+
     @extend_schema(responses=TaskSerializer(many=True))
     def get(self, request, project_id: int):
         from .selectors import tasks_filtered

@@ -5,6 +5,8 @@ import json
 from django import forms
 from django.core.exceptions import ValidationError
 
+from web.input import BadInput, json_loads
+
 from .models import Project, Role
 from .schema import validate_questions
 
@@ -14,6 +16,12 @@ QUESTIONS_HELP = (
 
 
 class ProjectForm(forms.ModelForm):
+    skip_reasons = forms.CharField(
+        label="Skip reasons",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One a line: offered in the skip dialog beside the annotator's own words.",
+    )
     questions_json = forms.CharField(
         label="Questions",
         widget=forms.Textarea(attrs={"class": "code", "spellcheck": "false", "rows": 18}),
@@ -24,8 +32,8 @@ class ProjectForm(forms.ModelForm):
     class Meta:
         model = Project
         fields = [
-            "name", "description", "guidelines", "overlap", "gold_fraction", "lease_seconds",
-            "agreement_threshold", "status",
+            "name", "description", "guidelines", "overlap", "overlap_max", "task_order",
+            "gold_fraction", "lease_seconds", "agreement_threshold", "status", "skip_reasons",
         ]  # fmt: skip
         widgets = {
             "description": forms.Textarea(attrs={"rows": 2}),
@@ -34,8 +42,28 @@ class ProjectForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial["skip_reasons"] = "\n".join(self.instance.skip_reasons or [])
         if self.instance.pk and not self.is_bound:
             self.initial["questions_json"] = json.dumps(self.instance.questions, indent=2)
+        # A form posted without the order keeps the project's (or the default).
+        self.fields["task_order"].required = False
+        hint = "Answers a task may get while they disagree (empty: the same as overlap)."
+        self.fields["overlap_max"].help_text = hint
+
+    def clean_skip_reasons(self) -> list[str]:
+        lines = self.cleaned_data["skip_reasons"].splitlines()
+        return [line.strip() for line in lines if line.strip()]
+
+    def clean_task_order(self) -> str:
+        return self.cleaned_data.get("task_order") or self.instance.task_order
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        overlap, top = cleaned.get("overlap"), cleaned.get("overlap_max")
+        if overlap is not None and top is not None and not overlap <= top <= 50:
+            self.add_error("overlap_max", f"overlap_max must be between overlap ({overlap}) and 50")
+        return cleaned
 
     def clean_questions_json(self) -> list[dict]:
         return parse_questions(self.cleaned_data["questions_json"])
@@ -49,11 +77,10 @@ class ProjectForm(forms.ModelForm):
 def parse_questions(raw: str) -> list[dict]:
     """Parse and validate the questions JSON; errors name the line or the question."""
     try:
-        questions = json.loads(raw or "[]")
-    except json.JSONDecodeError as exc:
-        raise ValidationError(
-            f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
-        ) from None
+        questions = json_loads(raw or "[]", "questions")
+    except BadInput as exc:
+        problem = exc.problem[0].upper() + exc.problem[1:]
+        raise ValidationError(f"{exc.field}: {problem}") from None
     try:
         return validate_questions(questions)
     except ValidationError as exc:
@@ -65,3 +92,14 @@ def parse_questions(raw: str) -> list[dict]:
 class MemberForm(forms.Form):
     username = forms.CharField()
     role = forms.ChoiceField(choices=Role.choices, initial=Role.ANNOTATOR)
+
+
+class MembersAddForm(forms.Form):
+    members = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 5, "placeholder": "alice\nbob reviewer"}),
+        help_text="One username a line, optionally followed by a role. "
+        "Accounts that do not exist yet are created.",
+    )
+    role = forms.ChoiceField(
+        choices=Role.choices, initial=Role.ANNOTATOR, label="Role for lines without one"
+    )

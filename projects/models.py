@@ -20,6 +20,15 @@ class Role(models.TextChoices):
     ANNOTATOR = "annotator", "Annotator"
 
 
+def default_skip_reasons() -> list[str]:
+    return [
+        "The instructions do not cover this case",
+        "Not enough context to judge",
+        "Outside my knowledge",
+        "Harmful content I will not judge",
+    ]
+
+
 class Project(models.Model):
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -31,9 +40,32 @@ class Project(models.Model):
     description = models.TextField(blank=True)
     guidelines = models.TextField(blank=True, help_text="Markdown shown to annotators.")
     questions = models.JSONField(default=list, help_text="The question schema.")
-    overlap = models.PositiveSmallIntegerField(default=3)
+    class TaskOrder(models.TextChoices):
+        COMPLETE_FIRST = "complete_first", "Complete started tasks first"
+        SPREAD = "spread", "Fewest answers first"
+        RANDOM = "random", "Random"
+
+    overlap = models.PositiveSmallIntegerField(
+        default=3, help_text="Answers a task needs when they agree."
+    )
+    # Null: the same as overlap (no adaptive overlap).
+    overlap_max = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Answers a task may get while they disagree."
+    )
+    task_order = models.CharField(
+        max_length=16,
+        choices=TaskOrder.choices,
+        default=TaskOrder.COMPLETE_FIRST,
+        db_default=TaskOrder.COMPLETE_FIRST,
+        help_text="Which task an annotator is offered next.",
+    )
     gold_fraction = models.FloatField(default=0.0)
     lease_seconds = models.PositiveIntegerField(default=900)
+    skip_reasons = models.JSONField(
+        default=default_skip_reasons,
+        blank=True,
+        help_text="Reasons offered in the skip dialog; annotators may also write their own.",
+    )
     agreement_threshold = models.FloatField(
         default=0.5, help_text="Tasks whose agreement falls below this become disputed."
     )
@@ -49,6 +81,10 @@ class Project(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
             models.CheckConstraint(
+                condition=Q(overlap_max__isnull=True) | Q(overlap_max__gte=models.F("overlap")),
+                name="project_overlap_max_at_least_overlap",
+            ),
+            models.CheckConstraint(
                 condition=Q(gold_fraction__gte=0) & Q(gold_fraction__lte=1),
                 name="project_gold_fraction_0_1",
             ),
@@ -56,6 +92,11 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def max_overlap(self) -> int:
+        """The most answers a task may get: ``overlap_max``, or ``overlap`` when unset."""
+        return max(self.overlap_max or self.overlap, self.overlap)
 
     def question(self, name: str) -> dict | None:
         return next((q for q in self.questions if q.get("name") == name), None)
@@ -76,6 +117,24 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.role}) in {self.project}"
+
+
+SNIPPET_CHARS = 80
+
+
+def prompt_snippet(data, length: int = SNIPPET_CHARS) -> str:
+    """The instruction, or the first user turn, or the input, on one line and cut to ``length``."""
+    data = data if isinstance(data, dict) else {}
+    candidates = [data.get("instruction")]
+    messages = data.get("messages")
+    if isinstance(messages, list):
+        candidates += [
+            m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"
+        ][:1]
+    candidates.append(data.get("input"))
+    text = next((c for c in candidates if isinstance(c, str) and c.strip()), "")
+    text = " ".join(text.split())
+    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 
 
 class TaskQuerySet(models.QuerySet):
@@ -105,6 +164,11 @@ class Task(models.Model):
     gold = models.JSONField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.OPEN)
     annotation_count = models.PositiveIntegerField(default=0)
+    # The answers the task needs now; null means the project's overlap. It grows
+    # by one while the answers disagree, up to the project's overlap_max.
+    target_overlap = models.PositiveSmallIntegerField(null=True, blank=True)
+    # Names of the questions whose answers disagree (null: none).
+    disputed_questions = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TaskQuerySet.as_manager()
@@ -126,13 +190,19 @@ class Task(models.Model):
                 name="task_lease_gold_order",
                 condition=Q(state="open"),
             ),
-            models.Index(fields=["project", "state"], name="task_project_state"),
+            # Counts per state, and the random order's walk from a random id.
+            models.Index(
+                fields=["project", "state", "is_gold", "id"], name="task_project_state_order"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.project_id}:{self.external_id}"
 
-
+    @property
+    def snippet(self) -> str:
+        """The start of the prompt, which is how people tell tasks apart (ids are often hashes)."""
+        return prompt_snippet(self.data)
 
 
 class Annotation(models.Model):

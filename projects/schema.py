@@ -32,12 +32,13 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from . import questions as question_types
+from .questions.base import check_agree
 from .questions.preference import PREFERENCE_CHOICES, preference_score
 from .questions.text import PREFILL_RE, answer_text
 
 QUESTION_TYPES = question_types.TYPES
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-COMMON_KEYS = {"name", "type", "title", "help", "required"}
+COMMON_KEYS = {"name", "type", "title", "help", "required", "agree"}
 # Kept for callers that read them; the types own these facts.
 LEVELS = {name: t.default_level for name, t in question_types.REGISTRY.items()}
 TYPE_KEYS = {name: set(t.fields) for name, t in question_types.REGISTRY.items()}
@@ -92,6 +93,7 @@ def _check_question(index: int, q: Any, errors: dict[str, list[str]]) -> dict:
             err(key, "must be a string")
     if "required" in q and not isinstance(q["required"], bool):
         err("required", "must be true or false")
+    check_agree(kind, q, err)
     kind.check(q, err)
     return q
 

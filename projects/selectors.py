@@ -9,6 +9,7 @@ from django.db.models import OuterRef, QuerySet, Subquery, Value
 from django.http import Http404
 
 from web import rows
+from web.input import BadInput, strict_int
 
 from . import sql
 from .models import Membership, Project, Role, Task
@@ -16,6 +17,8 @@ from .models import Membership, Project, Role, Task
 ALL_ROLES = frozenset(Role.values)
 REVIEW_ROLES = frozenset({Role.LEAD, Role.REVIEWER})
 LEAD_ONLY = frozenset({Role.LEAD})
+# Reviewers judge others' answers; they do not label.
+LABEL_ROLES = frozenset({Role.ANNOTATOR, Role.LEAD})
 
 
 def can_create_projects(user: AbstractBaseUser) -> bool:
@@ -70,8 +73,8 @@ _MAX_ID = 2**63 - 1
 
 def _id(value: int | str) -> int | None:
     try:
-        number = int(value)
-    except (ValueError, TypeError):
+        number = strict_int(value, "id")
+    except BadInput:
         return None
     return number if 0 < number <= _MAX_ID else None
 
@@ -157,3 +160,18 @@ def tasks_filtered(project: Project, params) -> QuerySet[Task]:
     if (gold := params.get("is_gold")) in ("true", "false", "1", "0"):
         tasks = tasks.filter(is_gold=gold in ("true", "1"))
     return tasks.order_by("id")
+
+
+def progress_of(projects) -> dict[int, dict[str, int]]:
+    """``{project id: {"done", "total"}}`` for many projects in one query (done: complete or
+    resolved)."""
+    from django.db.models import Count, Q
+
+    done = Q(state__in=[Task.State.COMPLETE, Task.State.RESOLVED])
+    rows = (
+        Task.objects.filter(project__in=[p.pk for p in projects])
+        .values("project_id")
+        .annotate(total=Count("id"), done=Count("id", filter=done))
+        .order_by()
+    )
+    return {r["project_id"]: {"done": r["done"], "total": r["total"]} for r in rows}

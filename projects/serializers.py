@@ -11,11 +11,18 @@ class ProjectSerializer(serializers.ModelSerializer):
         model = Project
         fields = [
             "id", "name", "slug", "description", "guidelines", "questions", "overlap",
-            "gold_fraction", "lease_seconds", "agreement_threshold", "status",
+            "overlap_max", "task_order", "skip_reasons", "gold_fraction", "lease_seconds",
+            "agreement_threshold", "status",
             "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
         extra_kwargs = {"slug": {"required": False, "validators": []}}
+
+    def to_representation(self, instance: Project) -> dict:
+        data = super().to_representation(instance)
+        # Unset means "the same as overlap" (v1.1): clients read the number in force.
+        data["overlap_max"] = instance.max_overlap
+        return data
 
 
 class ProjectDetailSerializer(ProjectSerializer):
@@ -65,10 +72,14 @@ class TaskSerializer(serializers.ModelSerializer):
     # From the task's TaskAgreement row: querysets come with ``with_agreement()``.
     agreement = serializers.FloatField(read_only=True, allow_null=True)
     consensus = serializers.JSONField(read_only=True, allow_null=True)
+    disputed_questions = serializers.SerializerMethodField()
 
     class Meta:
         model = Task
         fields = [
-            "id", "external_id", "data", "is_gold", "gold", "state", "annotation_count",
-            "agreement", "consensus", "created_at",
+            "id", "external_id", "data", "is_gold", "gold", "state", "disputed_questions",
+            "annotation_count", "agreement", "consensus", "created_at",
         ]  # fmt: skip
+
+    def get_disputed_questions(self, task: Task) -> list[str]:
+        return task.disputed_questions or []

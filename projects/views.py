@@ -9,12 +9,15 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from . import services
-from .forms import MemberForm, ProjectForm, parse_questions
+from .forms import MemberForm, MembersAddForm, ProjectForm, parse_questions
+from .models import Role
 from .questions.widgets import question_widgets
 from .selectors import (
+    LABEL_ROLES,
     LEAD_ONLY,
     can_create_projects,
     members_of,
+    progress_of,
     project_for_user,
     project_role,
     projects_for_user,
@@ -40,7 +43,10 @@ def _apply_service_errors(form, exc: ValidationError) -> None:
 @login_required
 def project_list(request):
     projects = projects_for_user(request.user).order_by("name")
-    rows = [(p, project_role(request.user, p)) for p in projects]
+    roles = [(p, project_role(request.user, p)) for p in projects]
+    progress = progress_of([p for p, _ in roles])
+    empty = {"done": 0, "total": 0}
+    rows = [(p, role, role in LABEL_ROLES, progress.get(p.pk, empty)) for p, role in roles]
     return render(
         request,
         "projects/project_list.html",
@@ -117,19 +123,49 @@ def questions_preview(request):
 @login_required
 def member_list(request, project_id: int):
     project = project_for_user(request.user, project_id, roles=LEAD_ONLY)
-    form = MemberForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            membership = services.membership_set(project=project, **form.cleaned_data)
-        except ValidationError as exc:
-            _apply_service_errors(form, exc)
+    add_form, role_form, created, status = MembersAddForm(), None, [], 200
+    if request.method == "POST" and request.POST.get("action") == "add":
+        add_form = MembersAddForm(request.POST)
+        if add_form.is_valid():
+            try:
+                added = services.members_add(
+                    project=project,
+                    text=add_form.cleaned_data["members"],
+                    default_role=add_form.cleaned_data["role"],
+                )
+            except ValidationError as exc:
+                _apply_service_errors(add_form, exc)
+            else:
+                names = ", ".join(f"{a['username']} ({a['role']})" for a in added)
+                messages.success(request, f"Added {names}.")
+                created = [a for a in added if a["password"]]
+                add_form = MembersAddForm()
+        if add_form.errors:
+            status = 400
+    elif request.method == "POST":
+        role_form = MemberForm(request.POST)
+        if role_form.is_valid():
+            try:
+                membership = services.membership_set(project=project, **role_form.cleaned_data)
+            except ValidationError as exc:
+                messages.error(request, "; ".join(exc.messages))
+            else:
+                messages.success(request, f"{membership.user.username} is now {membership.role}.")
         else:
-            messages.success(request, f"{membership.user.username} is now {membership.role}.")
-            return redirect("projects:member-list", project_id=project.pk)
+            messages.error(request, "Choose a member and a role.")
+        return redirect("projects:member-list", project_id=project.pk)
     return render(
         request,
         "projects/member_list.html",
-        {"project": project, "members": members_of(project), "form": form},
+        {
+            "project": project,
+            "members": members_of(project),
+            "form": add_form,
+            "roles": Role.choices,
+            # New accounts' passwords, shown on this one page only.
+            "created": created,
+        },
+        status=status,
     )
 
 

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Starts (or stops) a real PostgreSQL and Redis for Quorum in .run/, from the
 # machine's own binaries; no Docker. Idempotent: a running server is left alone.
-#   scripts/services.sh start | stop | status
+#   scripts/services.sh start | stop | stop-app | up | status
+# stop also stops the web server and worker that run.sh started (pid files in
+# the run folder); stop-app stops only those two; up exits 0 when both servers answer.
+# PostgreSQL commits synchronously (an acknowledged answer survives a crash);
+# QUORUM_PG_RELAXED=1 turns synchronous_commit off, for experiments only.
 # PostgreSQL refuses to run as root, so under root it runs as an unprivileged
 # account (postgres if it exists, else a "quorum" system user).
 set -euo pipefail
@@ -61,16 +65,19 @@ port = $PG_PORT
 unix_socket_directories = '$PG_DATA'
 max_connections = 200
 shared_buffers = 1GB
-fsync = ${QUORUM_PG_FSYNC:-on}
-synchronous_commit = off
 CONF
   fi
+  # Folders made by earlier versions of this script turned durability off in
+  # their configuration; the command line below sets it either way.
+  sed -i '/^synchronous_commit = off$/d' "$PG_DATA/postgresql.conf"
+  local sync=on
+  [ "${QUORUM_PG_RELAXED:-0}" = "1" ] && sync=off
   if as_pg "'$PG_BIN/pg_ctl' -D '$PG_DATA' status" >/dev/null 2>&1; then
     :
   else
     # The port is given here too, so QUORUM_PG_PORT holds for a data folder made
     # earlier; so is the cache size, so that folders made with less get it too.
-    as_pg "'$PG_BIN/pg_ctl' -D '$PG_DATA' -l '$PG_DATA/server.log' -o '-p $PG_PORT -c shared_buffers=${QUORUM_PG_SHARED_BUFFERS:-1GB}' -w -t 60 start" >/dev/null
+    as_pg "'$PG_BIN/pg_ctl' -D '$PG_DATA' -l '$PG_DATA/server.log' -o '-p $PG_PORT -c shared_buffers=${QUORUM_PG_SHARED_BUFFERS:-1GB} -c synchronous_commit=$sync -c fsync=${QUORUM_PG_FSYNC:-on}' -w -t 60 start" >/dev/null
   fi
   local psql="'$PG_BIN/psql' -h 127.0.0.1 -p $PG_PORT -U postgres -v ON_ERROR_STOP=1 -qtA"
   if [ "$(as_pg "$psql -c \"select 1 from pg_roles where rolname='quorum'\"")" != "1" ]; then
@@ -79,7 +86,7 @@ CONF
   if [ "$(as_pg "$psql -c \"select 1 from pg_database where datname='quorum'\"")" != "1" ]; then
     as_pg "$psql -c 'create database quorum owner quorum'"
   fi
-  echo "services: PostgreSQL on 127.0.0.1:$PG_PORT ($PG_DATA)"
+  echo "services: PostgreSQL on 127.0.0.1:$PG_PORT ($PG_DATA, synchronous_commit=$(as_pg "$psql -c 'show synchronous_commit'"))"
 }
 
 stop_pg() {
@@ -108,12 +115,43 @@ stop_redis() {
   redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
 }
 
+stop_pid() {
+  # Stops the process named in a pid file if it is still one of ours
+  # (a recycled pid that now belongs to something else is left alone).
+  local file=$1 pid
+  [ -f "$file" ] || return 0
+  pid=$(cat "$file")
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null \
+    && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -Eq 'gunicorn|celery|manage.py'; then
+    # runserver's autoreloader serves from a child process: stop that one too.
+    pkill -TERM -P "$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
+    # A worker finishes its current job first; past 30 s it is killed (the job
+    # is acknowledged late, so it runs again).
+    for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$file"
+}
+
+stop_app() {
+  stop_pid "$RUN/web.pid"
+  stop_pid "$RUN/worker.pid"
+}
+
+is_up() {
+  redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 \
+    && [ -n "$PG_BIN" ] && "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"
+}
+
 case "${1:-start}" in
   start) start_pg; start_redis ;;
-  stop) stop_redis; stop_pg; echo "services: stopped" ;;
+  stop) stop_app; stop_redis; stop_pg; echo "services: stopped" ;;
+  stop-app) stop_app ;;
+  up) is_up ;;
   status)
     redis-cli -p "$REDIS_PORT" ping || true
     "$PG_BIN/pg_isready" -h 127.0.0.1 -p "$PG_PORT" || true
     ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|stop-app|up|status" >&2; exit 2 ;;
 esac

@@ -14,8 +14,12 @@ fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then SUDO=""; else SUDO="sudo"; fi
   echo "setup: installing ${need[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  # Another install (unattended-upgrades, a second shell) may hold the dpkg
+  # lock: wait for it, up to 10 minutes, instead of failing at once.
+  lock=(-o DPkg::Lock::Timeout=600)
+  $SUDO apt-get "${lock[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get "${lock[@]}" install -y -qq \
+    --no-install-recommends "${need[@]}" >/dev/null
 fi
 
 PY=${PYTHON:-python3.11}

@@ -1,4 +1,5 @@
-"""SQL for the API token check, which every labeling call through the API pays for."""
+"""SQL for the API token check, which every labeling call through the API pays for,
+and for a running job's heartbeat."""
 
 from __future__ import annotations
 
@@ -22,3 +23,8 @@ def token_user() -> str:
         f"JOIN {User._meta.db_table} u ON u.{User._meta.pk.column} = tk.user_id "
         "WHERE tk.key = %s"
     )
+
+
+def job_heartbeat(table: str, running: str) -> str:
+    """Touch a running job row's ``heartbeat_at``; one parameter, the id."""
+    return f"UPDATE {table} SET heartbeat_at = now() WHERE id = %s AND state = '{running}'"

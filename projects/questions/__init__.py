@@ -45,9 +45,22 @@ def question_type(question: dict) -> QuestionType:
     return REGISTRY[question["type"]]
 
 
+def disputed(questions: list[dict], answers: list[dict]) -> list[str]:
+    """Names of the questions on which ``answers`` (each an annotation's values) disagree.
+
+    Each question is judged alone by its type's ``agrees`` under its ``agree``
+    threshold: one question in dispute is enough, whatever the others say.
+    """
+    return [
+        q["name"]
+        for q in questions
+        if not question_type(q).agrees(q, [values.get(q["name"]) for values in answers])
+    ]
+
+
 def yielding(kind: str) -> tuple[str, ...]:
     """Names of the types whose answers give ``kind`` for exports (``text``, ``pairs``)."""
     return tuple(t.name for t in _TYPES if kind in t.yields)
 
 
-__all__ = ["REGISTRY", "TYPES", "QuestionType", "get", "question_type", "yielding"]
+__all__ = ["REGISTRY", "TYPES", "QuestionType", "disputed", "get", "question_type", "yielding"]

@@ -15,10 +15,13 @@ from typing import Any, ClassVar
 
 from django.http import QueryDict
 
+from web.input import is_int_text
+
 #: ``err(field, message)``: record a schema error on ``questions[i].<field>``.
 ErrorFn = Callable[[str, str], None]
 
-TARGET_RE = re.compile(r"^responses\.\d+$")
+# ASCII digits only: ``\d`` also takes other scripts' digits, and ``int()`` then too.
+TARGET_RE = re.compile(r"^responses\.[0-9]{1,4}\Z")
 
 
 def is_int(value: Any) -> bool:
@@ -45,7 +48,7 @@ def task_field(data: Any, path: str | None) -> str | None:
     head, _, rest = path.partition(".")
     value = data.get(head)
     if rest:
-        if isinstance(value, list) and rest.isdigit():
+        if isinstance(value, list) and is_int_text(rest):
             value = value[int(rest)] if int(rest) < len(value) else None
         elif isinstance(value, dict):
             value = value.get(rest)
@@ -60,6 +63,18 @@ def check_target(q: dict, err: ErrorFn) -> None:
         target = q["target"]
         if not isinstance(target, str) or not TARGET_RE.match(target):
             err("target", "must be responses.N (the response this question judges)")
+
+
+def check_agree(kind: QuestionType, q: dict, err: ErrorFn) -> None:
+    """``agree``: the question's agreement threshold for disputes (common to every type)."""
+    if "agree" not in q:
+        return
+    value = q["agree"]
+    if kind.agree_unit == "steps":
+        if not is_int(value) or value < 0:
+            err("agree", "must be a whole number of scale steps (0 = the same rating)")
+    elif isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        err("agree", "must be a similarity above 0 and at most 1 (1 = the same answer)")
 
 
 class QuestionType:
@@ -99,6 +114,39 @@ class QuestionType:
         The type itself is already known to be unchanged.
         """
         return None
+
+    # --- agreement --------------------------------------------------------
+
+    #: What ``agree`` counts: ``similarity`` (0..1; two answers agree when their
+    #: :meth:`similarity` reaches it) or ``steps`` (at most that many points apart).
+    agree_unit: ClassVar[str] = "similarity"
+    #: ``agree`` when the question has none: 1.0 means the very same answer.
+    default_agree: ClassVar[float] = 1.0
+
+    def agree_threshold(self, q: dict) -> float:
+        return q.get("agree", self.default_agree)
+
+    def similarity(self, q: dict, a: Any, b: Any) -> float:
+        """How alike two answers are, 0..1 (exact match unless the type knows better)."""
+        return 1.0 if a == b else 0.0
+
+    def pair_agrees(self, q: dict, a: Any, b: Any) -> bool:
+        """Whether two answers agree under the question's ``agree``."""
+        if a is None or b is None:
+            return a is b
+        return self.similarity(q, a, b) >= self.agree_threshold(q)
+
+    def agrees(self, q: dict, values: list) -> bool:
+        """Whether a task's answers agree: more than half agree with one of them.
+
+        With two answers both must agree; with three, two; with four, three. A
+        missing answer (None) agrees only with another missing one.
+        """
+        n = len(values)
+        if n < 2:
+            return True
+        best = max(sum(self.pair_agrees(q, a, b) for b in values) for a in values)
+        return 2 * best > n
 
     # --- answers ------------------------------------------------------------
 

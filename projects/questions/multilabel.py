@@ -19,6 +19,11 @@ class Multilabel(QuestionType):
                 err(key, "must be a non-negative integer")
         check_target(q, err)
 
+    def similarity(self, q, a, b):
+        # Jaccard: shared options over options chosen by either; none and none agree.
+        sa, sb = set(a or []), set(b or [])
+        return len(sa & sb) / len(sa | sb) if sa | sb else 1.0
+
     def schema_change(self, old, new):
         return dropped_options(old, new)
 

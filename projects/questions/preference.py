@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from web.input import is_int_text
+
 from .base import QuestionType, is_int
 
 PREFERENCE_CHOICES = ("A", "B", "tie")
@@ -43,6 +45,13 @@ class Preference(QuestionType):
         if "strength" in q and not isinstance(q["strength"], bool):
             err("strength", "must be true or false")
 
+    def similarity(self, q, a, b):
+        # The same choice and strength: 1; the same side with another strength: 0.5.
+        (choice_a, strength_a), (choice_b, strength_b) = _choice_strength(a), _choice_strength(b)
+        if choice_a != choice_b:
+            return 0.0
+        return 1.0 if strength_a == strength_b else 0.5
+
     def validate(self, q, value, *, n_responses, assistant_turns):
         if q.get("strength"):
             if isinstance(value, str):
@@ -65,7 +74,7 @@ class Preference(QuestionType):
         raw = post.get(field)
         if q.get("strength") and raw in PREFERENCE_CHOICES:
             strength = post.get(f"{field}-strength", "1")
-            return {"choice": raw, "strength": int(strength) if strength.isdigit() else strength}
+            return {"choice": raw, "strength": int(strength) if is_int_text(strength) else strength}
         return raw
 
     def display(self, q, value, task=None):

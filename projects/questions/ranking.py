@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from web.input import is_int_text
+
 from .base import QuestionType, is_int, letter
 
 
@@ -10,6 +12,18 @@ class Ranking(QuestionType):
     encoding = "ranking"
     default_level = "ordinal"
     yields = frozenset({"pairs"})
+
+    def similarity(self, q, a, b):
+        # The share of response pairs both answers put in the same order (Kendall).
+        if a == b:
+            return 1.0
+        if not isinstance(a, list) or not isinstance(b, list) or sorted(a) != sorted(b):
+            return 0.0
+        pos_a = {r: i for i, r in enumerate(a)}
+        pos_b = {r: i for i, r in enumerate(b)}
+        pairs = [(x, y) for i, x in enumerate(a) for y in a[i + 1 :]]
+        same = sum((pos_a[x] < pos_a[y]) == (pos_b[x] < pos_b[y]) for x, y in pairs)
+        return same / len(pairs) if pairs else 1.0
 
     def validate(self, q, value, *, n_responses, assistant_turns):
         if not isinstance(value, list) or not all(is_int(v) for v in value):
@@ -22,7 +36,7 @@ class Ranking(QuestionType):
         raw = post.get(field)
         if raw is None:
             return None
-        return [int(p) if p.isdigit() else p for p in raw.split(",") if p != ""]
+        return [int(p) if is_int_text(p) else p for p in raw.split(",") if p != ""]
 
     def display(self, q, value, task=None):
         if value is None:

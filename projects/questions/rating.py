@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from web.input import is_int_text
+
 from .base import QuestionType, check_target, is_int
 
 
@@ -32,12 +34,20 @@ class Rating(QuestionType):
                 err("labels", "must map scale points to label strings")
             elif is_int(lo) and is_int(hi):
                 for key in labels:
-                    if not (str(key).lstrip("-").isdigit() and lo <= int(key) <= hi):
+                    if not (is_int_text(str(key)) and lo <= int(key) <= hi):
                         err("labels", f"has {key!r}, which is not a point of the scale {lo}..{hi}")
                         break
         if q.get("level", "ordinal") not in ("ordinal", "interval"):
             err("level", "must be ordinal or interval")
         check_target(q, err)
+
+    agree_unit = "steps"
+    default_agree = 1  # within one step
+
+    def pair_agrees(self, q, a, b):
+        if a is None or b is None:
+            return a is b
+        return abs(a - b) <= self.agree_threshold(q)
 
     def level(self, q):
         # A lead may declare the points equally spaced, so distances count.
@@ -49,7 +59,7 @@ class Rating(QuestionType):
         return None
 
     def validate(self, q, value, *, n_responses, assistant_turns):
-        if isinstance(value, str) and value.lstrip("-").isdigit():
+        if is_int_text(value):
             value = int(value)
         lo, hi = q["min"], q["max"]
         if not is_int(value) or not lo <= value <= hi:
@@ -60,7 +70,7 @@ class Rating(QuestionType):
         raw = post.get(field)
         if raw is None:
             return None
-        return int(raw) if raw.lstrip("-").isdigit() else raw
+        return int(raw) if is_int_text(raw) else raw
 
     def display(self, q, value, task=None):
         if value is None:

@@ -3,11 +3,31 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
+
+from django.conf import settings
+
+from web.input import is_int_text
 
 from .base import QuestionType, is_int, task_field
 
-PREFILL_RE = re.compile(r"^(instruction|input|reference|responses\.\d+|meta\.[A-Za-z0-9_]+)$")
+PREFILL_RE = re.compile(
+    r"^(instruction|input|reference|responses\.[0-9]{1,4}|meta\.[A-Za-z0-9_]+)\Z"
+)
+TOKEN_RE = re.compile(r"\w+", re.UNICODE)
+
+
+def token_f1(a: str, b: str) -> float:
+    """Token-overlap F1 (SQuAD style): bag-of-words precision and recall, lower-cased."""
+    ta, tb = TOKEN_RE.findall((a or "").lower()), TOKEN_RE.findall((b or "").lower())
+    if not ta and not tb:
+        return 1.0
+    common = sum((Counter(ta) & Counter(tb)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(ta), common / len(tb)
+    return 2 * precision * recall / (precision + recall)
 
 
 def answer_text(value: Any) -> str | None:
@@ -23,6 +43,15 @@ class Text(QuestionType):
     fields = frozenset({"prefill", "min_length", "max_length", "placeholder"})
     default_level = "text"
     yields = frozenset({"text"})
+    default_agree = 0.8  # token F1
+
+    def similarity(self, q, a, b):
+        # Corrections of different conversation turns never agree.
+        turn_a = a.get("turn") if isinstance(a, dict) else None
+        turn_b = b.get("turn") if isinstance(b, dict) else None
+        if turn_a != turn_b:
+            return 0.0
+        return token_f1(answer_text(a) or "", answer_text(b) or "")
 
     def check(self, q, err):
         prefill = q.get("prefill")
@@ -38,6 +67,10 @@ class Text(QuestionType):
     def validate(self, q, value, *, n_responses, assistant_turns):
         answer = _text_answer(value, assistant_turns)
         text = answer_text(answer)
+        if settings.MAX_ANSWER_CHARS and len(text) > settings.MAX_ANSWER_CHARS:
+            raise ValueError(
+                f"must be at most {settings.MAX_ANSWER_CHARS:,} characters (MAX_ANSWER_CHARS)"
+            )
         if len(text) < q.get("min_length", 0):
             raise ValueError(f"must be at least {q['min_length']} characters")
         if "max_length" in q and len(text) > q["max_length"]:
@@ -53,7 +86,7 @@ class Text(QuestionType):
     def from_post(self, q, post, field):
         raw = post.get(field)
         turn = post.get(f"{field}-turn", "")
-        if raw is not None and turn.isdigit():
+        if raw is not None and is_int_text(turn):
             return {"text": raw, "turn": int(turn)}
         return raw
 

@@ -18,8 +18,12 @@
   }
 
   function ws() { return document.getElementById("workspace"); }
-  function form() { return document.getElementById("label-form"); }
-  function questions() { return Array.prototype.slice.call(document.querySelectorAll("#label-form fieldset.question")); }
+  // The labeling form, or the review page's resolution form (same widgets, same keys).
+  function form() { return document.getElementById("label-form") || document.getElementById("resolve-form"); }
+  function questions() {
+    var f = form();
+    return f ? Array.prototype.slice.call(f.querySelectorAll("fieldset.question")) : [];
+  }
 
   function draftKey() {
     var w = ws();
@@ -46,10 +50,10 @@
   }
 
   // --- drafts --------------------------------------------------------------
-  function saveDraft() {
-    var key = draftKey(), f = form();
-    if (!key || !f) return;
-    stampTime();
+  // Kept in the browser at once and on the server a moment later, so a draft
+  // survives a reload here and continues in another browser or machine.
+  var serverSave = null;
+  function formFields(f) {
     var fields = {};
     Array.prototype.forEach.call(f.elements, function (el) {
       if (!el.name || el.name === "csrfmiddlewaretoken") return;
@@ -60,17 +64,46 @@
         fields[el.name] = el.value;
       }
     });
+    return fields;
+  }
+  function saveDraft() {
+    var key = draftKey(), f = form();
+    if (!key || !f) return;
+    stampTime();
+    var fields = formFields(f);
     fields.__elapsed = elapsed();
+    fields.__saved_at = Date.now();
     try { localStorage.setItem(key, JSON.stringify(fields)); } catch (e) { /* storage full: drafts are a convenience */ }
+    var w = ws(), url = w && !w.dataset.revise ? w.dataset.draftUrl : null;
+    if (!url || !f.elements.csrfmiddlewaretoken) return;
+    clearTimeout(serverSave);
+    serverSave = setTimeout(function () {
+      fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": f.elements.csrfmiddlewaretoken.value },
+        body: JSON.stringify({ fields: fields }),
+        credentials: "same-origin",
+      }).catch(function () { /* offline: the browser copy stays */ });
+    }, 1500);
   }
 
+  function serverDraft() {
+    var el = document.getElementById("server-draft");
+    if (!el) return null;
+    try { return JSON.parse(el.textContent); } catch (e) { return null; }
+  }
   function restoreDraft() {
     var key = draftKey(), f = form();
     if (!key || !f) return;
-    var raw = localStorage.getItem(key);
-    if (!raw) return;
-    var fields;
-    try { fields = JSON.parse(raw); } catch (e) { return; }
+    var local = null, raw = localStorage.getItem(key);
+    if (raw) { try { local = JSON.parse(raw); } catch (e) { local = null; } }
+    var server = serverDraft(), fields = local, where = "in this browser";
+    var serverAt = server ? Date.parse(server.saved_at) : 0;
+    if (server && (!local || (local.__saved_at || 0) < serverAt)) {
+      fields = server.fields;
+      where = "from " + new Date(serverAt).toLocaleString() + ", saved on the server";
+    }
+    if (!fields) return;
     Array.prototype.forEach.call(f.elements, function (el) {
       if (!el.name || !(el.name in fields) || el.name === "csrfmiddlewaretoken") return;
       var v = fields[el.name];
@@ -79,6 +112,8 @@
     });
     if (typeof fields.__elapsed === "number") state.elapsed = fields.__elapsed;
     f.querySelectorAll("ol.ranking").forEach(applyRankingOrder);
+    var note = document.querySelector(".draft-notice");
+    if (note) { note.textContent = "Restored your draft " + where + "."; note.hidden = false; }
   }
 
   // --- ranking ------------------------------------------------------------
@@ -184,6 +219,16 @@
     ta.focus();
     saveDraft();
   }
+  // A long conversation opens at the turn being answered (its end), or at the
+  // turn being corrected, not at its first message.
+  function scrollConversation() {
+    var list = document.querySelector(".conversation");
+    if (!list) return;
+    var fs = turnFieldset(), turn = fs ? fs.querySelector("input.turn-input").value : "";
+    var li = turn === "" ? null : list.querySelector('li[data-turn="' + turn + '"]');
+    if (!li) { list.scrollTop = list.scrollHeight; return; }
+    list.scrollTop += li.getBoundingClientRect().top - list.getBoundingClientRect().top;
+  }
   function correctPreviousTurn() {
     var fs = turnFieldset(), turns = assistantTurns();
     if (!fs || !turns.length) return;
@@ -253,7 +298,24 @@
     if (!d) return;
     d.showModal();
     d.querySelector("input[name=reason]").focus();
+    if (d.dataset.ready) return;
+    d.dataset.ready = "1";
+    // A digit typed into the empty reason box picks that preset instead; Enter then
+    // skips with it. Anything else is the annotator's own words.
+    d.addEventListener("keydown", function (e) {
+      var box = d.querySelector("input[name=reason]");
+      var presets = d.querySelectorAll("input[name=preset]");
+      var n = /^[1-9]$/.test(e.key) ? Number(e.key) : 0;
+      if (n && presets[n - 1] && (e.target !== box || box.value === "")) {
+        e.preventDefault();
+        presets[n - 1].checked = true;
+      } else if (e.key === "Enter" && e.target !== box) {
+        e.preventDefault();
+        d.querySelector("form").requestSubmit();
+      }
+    });
   }
+
   function toggleGuidelines() {
     var g = document.getElementById("guidelines");
     if (g) g.hidden = !g.hidden;
@@ -282,6 +344,8 @@
       case "k": setActive(state.active - 1); break;
       case "s": if (document.getElementById("skip-dialog")) { e.preventDefault(); openSkip(); } break;
       case "g": toggleGuidelines(); break;
+      case "u": var undo = document.querySelector("[data-undo]"); if (undo) { e.preventDefault(); undo.click(); } break;
+      case "n": var next = document.querySelector("a[data-next-task]"); if (next) { e.preventDefault(); next.click(); } break;
       case "e": if (turnFieldset()) { e.preventDefault(); correctPreviousTurn(); } break;
       case "?": if (document.getElementById("shortcuts")) document.getElementById("shortcuts").showModal(); break;
       case "Enter":
@@ -332,6 +396,7 @@
 
   function init() {
     initWidgets();
+    scrollConversation();
     var w = ws();
     if (!w || w.dataset.ready) return;
     w.dataset.ready = "1";
@@ -349,6 +414,7 @@
     if (tfs) {
       assistantTurns().forEach(function (li) { li.querySelector(".correct-turn").hidden = false; });
       showTurn(tfs);
+      scrollConversation();
     }
     f.querySelectorAll("ol.ranking").forEach(setupRanking);
     f.querySelectorAll("fieldset.question").forEach(renderDiff);

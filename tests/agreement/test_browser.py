@@ -63,3 +63,45 @@ def test_reviewer_resolves_a_disputed_task(page_as, reviewer, project):
     resolution = Resolution.objects.get(task=hard)
     assert resolution.values == {"better": "B", "quality": 4, "topic": "coding"}
     assert Task.objects.get(pk=hard.pk).state == Task.State.RESOLVED
+
+
+def test_reviewer_resolves_a_conversation_by_keyboard_and_moves_on(page_as, reviewer, project):
+    people = [UserFactory(username=f"hh{i}") for i in range(2)]
+    tasks = []
+    for n in range(2):
+        task = TaskFactory(
+            project=project,
+            external_id=f"sha256:{n:064x}",
+            state=Task.State.DISPUTED,
+            data={
+                "messages": [
+                    {"role": "user", "content": f"How do I get into my own shed? ({n})"},
+                    {"role": "assistant", "content": "Is it locked?"},
+                    {"role": "user", "content": "Yes, and I lost the key."},
+                ],
+                "responses": ["Call a locksmith.", "Break the window."],
+            },
+        )
+        for person, better in zip(people, ("A", "B"), strict=True):
+            values = {"better": better, "quality": 2, "topic": "other"}
+            AnnotationFactory(task=task, annotator=person, values=values)
+        tasks.append(task)
+    page = page_as(reviewer)
+    page.goto(f"/projects/{project.id}/review/{tasks[0].id}/")
+    assert page.get_by_text("Yes, and I lost the key.").is_visible()
+    # No text question corrects turns here, so no turn offers a correction.
+    assert not page.get_by_role("button", name="Correct this turn").first.is_visible()
+    # The labeling keys: a letter for the preference, j to the next question, digits.
+    page.keyboard.press("a")
+    page.keyboard.press("j")
+    page.keyboard.press("5")
+    page.keyboard.press("j")
+    page.keyboard.press("3")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_url(f"**/review/{tasks[0].id}/")
+    page.get_by_text("resolved", exact=False).first.wait_for()
+    resolution = Resolution.objects.get(task=tasks[0])
+    assert resolution.values == {"better": "A", "quality": 5, "topic": "other"}
+    page.keyboard.press("n")
+    page.wait_for_url(f"**/review/{tasks[1].id}/")
+    assert page.get_by_text("How do I get into my own shed? (1)").first.is_visible()

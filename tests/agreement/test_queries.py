@@ -48,8 +48,9 @@ def _get(client, user, url, django_assert_num_queries, count):
 
 def test_dashboard_queries(client, reviewer, disputed, project, django_assert_num_queries):
     url = reverse("agreement:dashboard", args=[project.pk])
-    # Session, user, project with role, the latest snapshot, the trend's history.
-    response = _get(client, reviewer, url, django_assert_num_queries, 5)
+    # Session, user, project with role, the latest snapshot, the trend's history, the
+    # prompts of the lowest-agreement tasks (one query for all of them).
+    response = _get(client, reviewer, url, django_assert_num_queries, 6)
     assert "ann4" in response.content.decode()
 
 
@@ -63,6 +64,7 @@ def test_review_queue_queries(client, reviewer, disputed, project, django_assert
 
 def test_review_task_queries(client, reviewer, disputed, project, django_assert_num_queries):
     url = reverse("agreement:review-task", args=[project.pk, disputed[0].pk])
-    # Session, user, project with role, the task, its resolution, its answers with annotators.
-    response = _get(client, reviewer, url, django_assert_num_queries, 6)
+    # Session, user, project with role, the task, its resolution, its answers with
+    # annotators, the next disputed task.
+    response = _get(client, reviewer, url, django_assert_num_queries, 7)
     assert "ann4" in response.content.decode()

@@ -145,3 +145,49 @@ def test_refresh_button_recomputes_and_panels_poll_until_done(celery_worker, cli
     html = wait_for(done, timeout=30)
     assert 'data-alpha="topic"' in html
     assert "every 2s" not in html
+
+
+def test_review_page_shows_the_whole_conversation_and_the_next_disputed_task(
+    client, reviewer, project
+):
+    people = [UserFactory(username=f"hh{i}") for i in range(2)]
+    conversation = {
+        "messages": [
+            {"role": "user", "content": "How do I pick a lock?"},
+            {"role": "assistant", "content": "Why do you want to?"},
+            {"role": "user", "content": "I locked myself out of my own shed."},
+        ],
+        "responses": ["Call a locksmith.", "Use a tension wrench and a pick."],
+    }
+    tasks = [
+        TaskFactory(
+            project=project, external_id=f"sha256:{n:064x}", data={**conversation, "meta": {"n": n}}
+        )
+        for n in range(2)
+    ]
+    for task in tasks:
+        for person, better in zip(people, ("A", "B"), strict=True):
+            AnnotationFactory(
+                task=task, annotator=person, values={"better": better, "quality": 3}
+            )
+    Task.objects.filter(pk__in=[t.pk for t in tasks]).update(state=Task.State.DISPUTED)
+    client.force_login(reviewer)
+
+    page = client.get(reverse("agreement:review-task", args=[project.id, tasks[0].pk]))
+    html = page.content.decode()
+    # Every turn the annotators read, not only the two responses.
+    for turn in ("How do I pick a lock?", "Why do you want to?", "locked myself out"):
+        assert turn in html
+    assert "Use a tension wrench and a pick." in html
+    # Named by its prompt, not by its hash alone.
+    assert "<h2>How do I pick a lock?</h2>" in html
+    next_url = reverse("agreement:review-task", args=[project.id, tasks[1].pk])
+    assert f'href="{next_url}" data-next-task' in html
+
+    queue = client.get(reverse("agreement:review-queue", args=[project.id])).content.decode()
+    assert "How do I pick a lock?" in queue
+
+    last = client.get(next_url).content.decode()
+    assert "No other disputed task" not in last  # the first one is still disputed
+    Task.objects.filter(pk=tasks[0].pk).update(state=Task.State.RESOLVED)
+    assert "No other disputed task" in client.get(next_url).content.decode()

@@ -107,12 +107,19 @@ def test_snapshot_matches_reference_and_marks_disputed_tasks(annotated):
     assert first["gold_accuracy"] is None
     assert 0 <= first["quality"] <= 1
 
-    # Raising the agreement above the threshold brings the task back; resolved stays.
-    project.agreement_threshold = 0.0
-    project.save()
+    # Disputes are per question, named on the task; t4 (two of three agree everywhere)
+    # is complete.
+    assert Task.objects.get(pk=tasks["t3"].pk).disputed_questions == ["better", "quality", "topic"]
+    assert Task.objects.get(pk=tasks["t4"].pk).state == Task.State.COMPLETE
+
+    # Answers that come to agree (revised) bring the task back; resolved stays.
+    Annotation.objects.filter(task=tasks["t3"]).update(
+        values={"better": "A", "quality": 3, "topic": "other"}
+    )
     Task.objects.filter(pk=tasks["t2"].pk).update(state=Task.State.RESOLVED)
     agreement_snapshot_create(project_id=project.id)
     assert Task.objects.with_agreement().get(pk=tasks["t3"].pk).state == Task.State.COMPLETE
+    assert Task.objects.get(pk=tasks["t3"].pk).disputed_questions is None
     assert Task.objects.with_agreement().get(pk=tasks["t2"].pk).state == Task.State.RESOLVED
 
 

@@ -16,7 +16,9 @@ def test_state_changes_name_the_model_states():
 
 
 def test_task_rows_copy_is_one_fixed_width_record_per_task():
-    data = task_rows_copy(np.array([7, 8]), np.array([0.5, np.nan]), np.array([0, 1]))
+    data = task_rows_copy(
+        np.array([7, 8]), np.array([0.5, np.nan]), np.array([0, 1]), np.array([0, 5])
+    )
     assert data.startswith(b"PGCOPY\n\xff\r\n\x00")
     assert data.endswith(b"\xff\xff")
-    assert len(data) == 19 + 2 * (2 + 4 + 8 + 4 + 8 + 4 + 4) + 2
+    assert len(data) == 19 + 2 * (2 + 4 + 8 + 4 + 8 + 4 + 4 + 4 + 8) + 2

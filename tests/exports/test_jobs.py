@@ -9,11 +9,13 @@ import signal
 import subprocess
 import sys
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import redis
 from django.conf import settings
+from django.utils import timezone
 
 from agreement.models import TaskAgreement
 from exports.models import Export
@@ -119,7 +121,12 @@ def test_worker_killed_mid_export_leaves_nothing_ready_and_retry_completes(
     assert partial, "the killed worker was writing a temporary file"
     assert api(lead).get(f"/api/v1/exports/{export.pk}/download/").status_code == 409
 
-    # acks_late redelivers the job: it starts over and finishes.
+    # While its heartbeat is fresh, a second delivery does not take the job over.
+    assert export_run(export_id=export.pk).state == "running"
+    # Once the heartbeat is stale (time passes), a redelivered or resent message
+    # claims it: it starts over and finishes.
+    stale = timezone.now() - timedelta(seconds=settings.JOB_STALE_SECONDS + 1)
+    Export.objects.filter(pk=export.pk).update(heartbeat_at=stale)
     export = export_run(export_id=export.pk)
     assert export.state == "ready"
     assert export.attempts == 2

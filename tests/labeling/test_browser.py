@@ -6,8 +6,9 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from imports.demo import demo_load
-from labeling.models import Assignment
+from labeling.models import Assignment, Draft
 from projects.models import Annotation, Task
+from tests.conftest import wait_for
 from tests.factories import TaskFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -235,3 +236,84 @@ def test_next_turn_after_changing_ones_mind(page_as, project, annotator):
     page.keyboard.press("Control+Enter")
     _wait_for_new_task(page, task.pk)
     assert Annotation.objects.get().values == {"reply": "Canberra has about 470,000 inhabitants."}
+
+
+def test_a_long_conversation_opens_at_the_turn_being_answered(page_as, project, annotator):
+    project.questions = [{"name": "reply", "type": "text", "title": "Write the next reply"}]
+    project.save(update_fields=["questions"])
+    messages = []
+    for n in range(20):
+        messages.append({"role": "user", "content": f"Question number {n}, " + "words " * 40})
+        messages.append({"role": "assistant", "content": f"Answer number {n}, " + "words " * 40})
+    messages.append({"role": "user", "content": "And the last question?"})
+    TaskFactory(project=project, data={"messages": messages})
+    page = page_as(annotator)
+    page.goto(f"/projects/{project.pk}/label/")
+    page.wait_for_function("() => document.getElementById('workspace')?.dataset.ready")
+    scroll = page.evaluate(
+        "() => { const l = document.querySelector('.conversation');"
+        " const last = l.lastElementChild.getBoundingClientRect();"
+        " const box = l.getBoundingClientRect();"
+        " return {top: l.scrollTop,"
+        "         lastVisible: last.bottom <= box.bottom + 1 && last.top >= box.top}; }"
+    )
+    assert scroll["top"] > 0
+    assert scroll["lastVisible"]
+
+
+def test_a_draft_continues_in_another_browser(page_as, project, annotator):
+    task = TaskFactory(project=project)
+    first = page_as(annotator)
+    first.goto(f"/projects/{project.pk}/label/")
+    first.wait_for_function("() => document.getElementById('workspace')?.dataset.ready")
+    assert _task_id(first) == task.pk
+    first.keyboard.press("b")  # preference: B is better
+    first.keyboard.press("j")
+    first.keyboard.press("2")  # rating 2
+    # The page saves to the server a moment after the last change.
+    draft = wait_for(lambda: Draft.objects.filter(task=task, annotator=annotator).first())
+    assert draft.fields["q-better"] == ["B"]
+
+    second = page_as(annotator)  # another browser: no local storage of the first
+    second.goto(f"/projects/{project.pk}/label/")
+    second.wait_for_function("() => document.getElementById('workspace')?.dataset.ready")
+    assert _task_id(second) == task.pk
+    assert second.locator('input[name="q-better"][value="B"]').is_checked()
+    assert second.locator('input[name="q-quality"][value="2"]').is_checked()
+    notice = second.locator(".draft-notice")
+    assert notice.is_visible()
+    assert "saved on the server" in notice.inner_text()
+    # Submitting there stores the answer and forgets the draft.
+    second.keyboard.press("j")
+    second.keyboard.press("j")
+    second.keyboard.press("1")  # topic: writing
+    second.keyboard.press("Control+Enter")
+    wait_for(lambda: Annotation.objects.filter(task=task, annotator=annotator).exists())
+    answer = Annotation.objects.get(task=task, annotator=annotator)
+    assert answer.values["better"] == "B"
+    assert answer.values["quality"] == 2
+    wait_for(lambda: not Draft.objects.filter(task=task, annotator=annotator).exists())
+
+
+def test_skip_with_a_preset_and_undo_by_keyboard(page_as, project, annotator):
+    project.skip_reasons = ["Not enough context to judge", "Harmful content I will not judge"]
+    project.save(update_fields=["skip_reasons"])
+    first, second = TaskFactory(project=project), TaskFactory(project=project)
+    page = page_as(annotator)
+    page.goto(f"/projects/{project.pk}/label/")
+    page.wait_for_function("() => document.getElementById('workspace')?.dataset.ready")
+    skipped = _task_id(page)
+    page.keyboard.press("s")
+    page.keyboard.press("2")
+    page.keyboard.press("Enter")
+    _wait_for_new_task(page, skipped)
+    lease = Assignment.objects.get(task_id=skipped, annotator=annotator)
+    assert lease.state == "skipped"
+    assert lease.skip_reason == "Harmful content I will not judge"
+    assert {skipped, _task_id(page)} == {first.pk, second.pk}
+    page.keyboard.press("u")
+    _wait_for_new_task(page, _task_id(page))
+    assert _task_id(page) == skipped
+    assert page.get_by_text("Skip taken back.").is_visible()
+    lease.refresh_from_db()
+    assert lease.state == "leased"

@@ -97,13 +97,44 @@ def test_concurrent_leases_never_exceed_overlap():
 
 
 @pytest.mark.django_db
-def test_own_lease_comes_back_and_fewest_answers_go_first(project, annotator):
+def test_own_lease_comes_back_and_spread_gives_fewest_answers_first(project, annotator):
+    project.task_order = "spread"
+    project.save()
     first, second = TaskFactory.create_batch(2, project=project)
     other = _annotators(project, 1)[0]
     annotation_submit(task=first, annotator=other, values=ANSWER)
     lease = assignment_lease_next(project=project, annotator=annotator)
     assert lease.task == second
     assert assignment_lease_next(project=project, annotator=annotator).pk == lease.pk
+
+
+@pytest.mark.django_db
+def test_new_projects_complete_started_tasks_first(project, annotator):
+    assert project.task_order == "complete_first"
+    tasks = TaskFactory.create_batch(4, project=project)
+    other, third, fourth = _annotators(project, 3)
+    annotation_submit(task=tasks[1], annotator=other, values=ANSWER)
+    # The task another annotator started comes before every untouched one.
+    assert assignment_lease_next(project=project, annotator=annotator).task == tasks[1]
+    # Once it has no room left (two answers plus a lease under overlap 3), the next.
+    annotation_submit(task=tasks[1], annotator=third, values=ANSWER)
+    lease = assignment_lease_next(project=project, annotator=fourth)
+    assert lease.task != tasks[1]
+
+
+@pytest.mark.django_db
+def test_random_order_hands_out_every_task_once_per_annotator(project):
+    project.task_order = "random"
+    project.overlap = 1
+    project.save()
+    tasks = TaskFactory.create_batch(30, project=project)
+    annotator = _annotators(project, 1)[0]
+    order = []
+    while (lease := assignment_lease_next(project=project, annotator=annotator)) is not None:
+        order.append(lease.task.pk)
+        annotation_submit(task=lease.task, annotator=annotator, values=ANSWER)
+    assert sorted(order) == sorted(t.pk for t in tasks)
+    assert order != sorted(order)  # 1 chance in 30! to fail by luck
 
 
 @pytest.mark.django_db

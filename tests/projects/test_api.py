@@ -193,3 +193,35 @@ def test_one_bad_task_refuses_the_whole_batch(api, project, lead, annotator):
     assert project.tasks.count() == 0
     assert api(lead).post(url, {"data": {}}, format="json").status_code == 400
     assert api(annotator).post(url, batch[:1], format="json").status_code == 403
+
+
+def test_adaptive_overlap_and_task_order_v1_1(api, staff):
+    created = api(staff).post(
+        "/api/v1/projects/",
+        {"name": "Adaptive", "questions": QUESTIONS, "overlap": 2},
+        format="json",
+    )
+    assert created.status_code == 201
+    body = created.json()
+    # New projects complete started tasks first; unset overlap_max is the overlap.
+    assert (body["task_order"], body["overlap"], body["overlap_max"]) == ("complete_first", 2, 2)
+    url = f"/api/v1/projects/{body['id']}/"
+    changed = api(staff).patch(url, {"overlap_max": 4, "task_order": "random"}, format="json")
+    assert (changed.json()["overlap_max"], changed.json()["task_order"]) == (4, "random")
+    low = api(staff).patch(url, {"overlap_max": 1}, format="json")
+    assert low.status_code == 400
+    assert "overlap_max" in low.json()["detail"]
+    # Raising overlap above the stored maximum is refused too, naming overlap_max.
+    assert "overlap_max" in api(staff).patch(url, {"overlap": 5}, format="json").json()
+    bad = api(staff).patch(url, {"task_order": "newest"}, format="json")
+    assert bad.status_code == 400
+    assert "task_order" in bad.json()
+
+
+def test_tasks_name_their_disputed_questions(api, project, lead):
+    disputed = TaskFactory(project=project, state="disputed", disputed_questions=["quality"])
+    TaskFactory(project=project)
+    url = f"/api/v1/projects/{project.pk}/tasks/"
+    rows = {t["id"]: t for t in api(lead).get(url).json()["results"]}
+    assert rows[disputed.pk]["disputed_questions"] == ["quality"]
+    assert {len(t["disputed_questions"]) for t in rows.values()} == {0, 1}

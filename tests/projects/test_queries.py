@@ -34,9 +34,9 @@ def _get(client, user, url, django_assert_num_queries, count):
 
 
 def test_project_list_queries(client, lead, crowded, django_assert_num_queries):
-    # Session, user, the projects with the caller's role; can_create_projects
-    # reads the user's and their groups' permissions.
-    response = _get(client, lead, reverse("projects:project-list"), django_assert_num_queries, 5)
+    # Session, user, the projects with the caller's role, the progress of all of them;
+    # can_create_projects reads the user's and their groups' permissions.
+    response = _get(client, lead, reverse("projects:project-list"), django_assert_num_queries, 6)
     assert response.content.decode().count('href="/projects/') >= 6
 
 

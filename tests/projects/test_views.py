@@ -1,6 +1,8 @@
 import json
+import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from projects.models import Membership, Project
@@ -94,6 +96,114 @@ def test_lead_adds_member_on_the_page(client, project, lead, outsider):
     assert response.status_code == 302
     assert Membership.objects.get(project=project, user=outsider).role == "annotator"
     missing = client.post(
-        reverse("projects:member-list", args=[project.pk]), {"username": "ghost", "role": "lead"}
+        reverse("projects:member-list", args=[project.pk]),
+        {"username": "ghost", "role": "lead"},
+        follow=True,
     )
     assert "no user named" in missing.content.decode()
+
+
+def test_lead_adds_several_members_creating_their_accounts(client, project, lead, outsider):
+    client.force_login(lead)
+    url = reverse("projects:member-list", args=[project.pk])
+    page = client.post(
+        url, {"action": "add", "members": "outsider reviewer\nnew_ann\n\nnew_rev, reviewer",
+              "role": "annotator"},
+    )  # fmt: skip
+    assert page.status_code == 200
+    roles = dict(Membership.objects.filter(project=project).values_list("user__username", "role"))
+    assert roles["outsider"] == "reviewer"
+    assert roles["new_ann"] == "annotator"
+    assert roles["new_rev"] == "reviewer"
+    html = page.content.decode()
+    # Passwords of the new accounts are shown once, and they work.
+    password = re.search(r"new_ann  (\S+)", html).group(1)
+    assert "outsider  " not in html
+    assert client.login(username="new_ann", password=password)
+    client.force_login(lead)
+    assert "new_ann  " not in client.get(url).content.decode()
+
+
+def test_a_bad_line_adds_nobody_and_names_the_line(client, project, lead):
+    client.force_login(lead)
+    url = reverse("projects:member-list", args=[project.pk])
+    page = client.post(
+        url, {"action": "add", "members": "good_one\nbad name!\n", "role": "annotator"}
+    )
+    assert page.status_code == 400
+    assert "line 2" in page.content.decode()
+    assert not Membership.objects.filter(project=project, user__username="good_one").exists()
+    assert not get_user_model().objects.filter(username="good_one").exists()
+
+
+def test_a_project_keeps_at_least_one_lead(client, api, project, lead, annotator):
+    client.force_login(lead)
+    url = reverse("projects:member-list", args=[project.pk])
+    page = client.post(url, {"username": "lead", "role": "annotator"}, follow=True)
+    assert "only lead" in page.content.decode()
+    assert Membership.objects.get(project=project, user=lead).role == "lead"
+    response = api(lead).post(
+        f"/api/v1/projects/{project.pk}/members/", {"username": "lead", "role": "reviewer"}
+    )
+    assert response.status_code == 400
+    assert "only lead" in response.json()["detail"]
+    # With a second lead, the first may step down.
+    client.post(url, {"username": "annotator", "role": "lead"})
+    client.post(url, {"username": "lead", "role": "annotator"})
+    assert Membership.objects.get(project=project, user=lead).role == "annotator"
+
+
+def test_reviewers_are_not_offered_labeling(client, project, reviewer, annotator):
+    client.force_login(reviewer)
+    assert "Start labeling" not in client.get("/").content.decode()
+    client.force_login(annotator)
+    assert "Start labeling" in client.get("/").content.decode()
+
+
+def test_403_and_404_pages_use_the_app_layout_and_say_what_to_do(client, project, reviewer):
+    client.force_login(reviewer)
+    denied = client.get(f"/projects/{project.pk}/label/")
+    assert denied.status_code == 403
+    page = denied.content.decode()
+    assert 'class="topbar"' in page
+    assert "This needs the role annotator or lead in the project." in page
+    assert "ask a lead of the project" in page
+
+    missing = client.get("/projects/999999/")
+    assert missing.status_code == 404
+    page = missing.content.decode()
+    assert 'class="topbar"' in page
+    assert "Back to your projects" in page
+
+
+def test_project_list_shows_progress_per_project(client, project, annotator):
+    from projects.models import Task
+    from tests.factories import TaskFactory
+
+    TaskFactory(project=project, state=Task.State.COMPLETE)
+    TaskFactory(project=project, state=Task.State.RESOLVED)
+    TaskFactory(project=project)
+    client.force_login(annotator)
+    assert 'data-progress="2/3"' in client.get("/").content.decode()
+
+
+def test_project_form_sets_adaptive_overlap_and_task_order(client, staff):
+    client.force_login(staff)
+    body = {
+        "name": "Adaptive form",
+        "overlap": 2,
+        "overlap_max": 4,
+        "task_order": "random",
+        "gold_fraction": 0,
+        "lease_seconds": 600,
+        "agreement_threshold": 0.5,
+        "status": "active",
+        "questions_json": json.dumps([{"name": "better", "type": "preference"}]),
+    }
+    assert client.post(reverse("projects:project-create"), body).status_code == 302
+    project = Project.objects.get(name="Adaptive form")
+    assert (project.overlap_max, project.task_order) == (4, "random")
+    bad = client.post(reverse("projects:project-create"), {**body, "name": "Low", "overlap_max": 1})
+    assert bad.status_code == 200
+    assert "overlap_max must be between overlap (2) and 50" in bad.content.decode(), bad.content
+    assert not Project.objects.filter(name="Low").exists()

@@ -29,3 +29,11 @@ def test_javascript_links_lose_their_target():
 def test_empty_text_renders_nothing():
     assert render_markdown(None) == ""
     assert render_markdown("") == ""
+
+
+def test_remote_images_become_links_and_are_not_loaded():
+    html = render_markdown('![a cat](https://tracker.example/pixel.png "t") ![](http://x.org/y.gif)')
+    assert "<img" not in html
+    assert '<a href="https://tracker.example/pixel.png"' in html
+    assert "image: a cat" in html
+    assert "image: http://x.org/y.gif" in html

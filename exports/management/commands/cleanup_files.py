@@ -1,0 +1,34 @@
+"""``manage.py cleanup_files``: remove finished imports' uploads and stale partial exports.
+
+Safe to run at any time and as often as wanted (a cron entry, hourly).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand
+
+from exports.cleanup import partial_files_cleanup
+from imports.cleanup import uploads_cleanup
+
+
+class Command(BaseCommand):
+    help = "Remove the uploads of finished import jobs and stale partial export files."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--stale-minutes",
+            type=int,
+            default=None,
+            help="age of a partial export file that counts as stale "
+            "(default: the task time limit plus 10 minutes)",
+        )
+
+    def handle(self, *args, stale_minutes=None, **options):
+        stale = None if stale_minutes is None else timedelta(minutes=stale_minutes)
+        uploads = uploads_cleanup()
+        parts = partial_files_cleanup(stale_after=stale)
+        self.stdout.write(
+            f"removed {len(uploads)} uploaded import files, {len(parts)} partial export files"
+        )
