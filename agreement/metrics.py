@@ -13,11 +13,12 @@ a made-up number. See docs/agreement.md for the formulas.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import numpy as np
 from scipy import sparse
+
+from projects.questions import text as text_question
 
 LEVELS = ("nominal", "ordinal", "interval")
 
@@ -538,27 +539,8 @@ def reliability_long(
 
 # --- free text ----------------------------------------------------------------
 
-TOKEN_RE = re.compile(r"\w+", re.UNICODE)
-
-
-def tokens(text: str) -> list[str]:
-    return TOKEN_RE.findall((text or "").lower())
-
-
-def token_f1(a: str, b: str) -> float:
-    """Token-overlap F1 (SQuAD style): bag-of-words precision/recall, lower-cased."""
-    ta, tb = tokens(a), tokens(b)
-    if not ta and not tb:
-        return 1.0
-    if not ta or not tb:
-        return 0.0
-    from collections import Counter
-
-    common = sum((Counter(ta) & Counter(tb)).values())
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(ta), common / len(tb)
-    return 2 * precision * recall / (precision + recall)
+# One token F1 for the submit-time rule and the snapshot, so the two never disagree.
+token_f1 = text_question.token_f1
 
 
 def text_unit_agreement(texts: Sequence[str]) -> float | None:

@@ -104,6 +104,18 @@ def _database_url() -> str:
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
+def worker_process(name: str, *, env: dict, log, **popen) -> subprocess.Popen:
+    """A real ``celery -A annotator worker`` (solo pool) named ``name``, logging to ``log``."""
+    return subprocess.Popen(
+        [
+            sys.executable, "-m", "celery", "-A", "annotator", "worker", "--pool=solo",
+            "--loglevel=INFO", "--without-heartbeat", "--without-gossip", "--without-mingle",
+            "-n", f"{name}@%h",
+        ],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, **popen,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker):
     """A real ``celery -A annotator worker`` process on the test database.
@@ -118,27 +130,7 @@ def celery_worker(django_db_setup, django_db_blocker):
     log_dir.mkdir(exist_ok=True)
     log = open(log_dir / f"test-worker-{os.getpid()}.log", "w")  # noqa: SIM115
     env = {**os.environ, "DATABASE_URL": _database_url(), "DB_CONN_MAX_AGE": "0"}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "annotator",
-            "worker",
-            "--pool=solo",
-            "--loglevel=INFO",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "-n",
-            f"test-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    proc = worker_process(f"test-{os.getpid()}", env=env, log=log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -216,3 +208,13 @@ def page_as(browser, live_server, client):
     yield make
     for context in contexts:
         context.close()
+
+
+def page_queries(client, user, url, django_assert_num_queries, count):
+    """GET ``url`` as ``user`` once to warm the session, then again counting the queries."""
+    client.force_login(user)
+    client.get(url)  # the session and anything cached per process are warm
+    with django_assert_num_queries(count):
+        response = client.get(url)
+    assert response.status_code == 200
+    return response

@@ -16,7 +16,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 import uuid
 from datetime import timedelta
@@ -34,7 +33,7 @@ from exports.models import Export
 from exports.services import export_path
 from imports.models import ImportJob
 from projects.models import Annotation, Task
-from tests.conftest import ROOT, _database_url, wait_for
+from tests.conftest import _database_url, wait_for, worker_process
 from tests.factories import TaskFactory, UserFactory
 from web import jobs
 from web.sweeper import sweep_all
@@ -145,27 +144,8 @@ def workers(private_redis, tmp_path):
             "EXPORT_ROOT": str(tmp_path / "exports"),
         }
         log = open(tmp_path / f"worker-{len(started)}.log", "w")  # noqa: SIM115
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "annotator",
-                "worker",
-                "--pool=solo",
-                "--loglevel=INFO",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "-n",
-                f"survive-{uuid.uuid4().hex[:8]}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
+        proc = worker_process(
+            f"survive-{uuid.uuid4().hex[:8]}", env=env, log=log, start_new_session=True
         )
         started.append(proc)
         wait_for(lambda: proc.poll() is None and app.control.ping(timeout=0.5), timeout=40)

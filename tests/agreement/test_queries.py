@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from agreement.services import agreement_snapshot_create
 from projects.models import Role, Task
+from tests.conftest import page_queries as _get
 from tests.factories import AnnotationFactory, MembershipFactory, TaskFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -37,13 +38,6 @@ def disputed(project):
     return found
 
 
-def _get(client, user, url, django_assert_num_queries, count):
-    client.force_login(user)
-    client.get(url)  # the session and anything cached per process are warm
-    with django_assert_num_queries(count):
-        response = client.get(url)
-    assert response.status_code == 200
-    return response
 
 
 def test_dashboard_queries(client, reviewer, disputed, project, django_assert_num_queries):

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from agreement.models import TaskAgreement
 from imports.models import ImportJob
+from tests.conftest import page_queries as _get
 from tests.factories import TaskFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,13 +32,6 @@ def jobs(project, lead):
     ]
 
 
-def _get(client, user, url, django_assert_num_queries, count):
-    client.force_login(user)
-    client.get(url)  # the session and anything cached per process are warm
-    with django_assert_num_queries(count):
-        response = client.get(url)
-    assert response.status_code == 200
-    return response
 
 
 def test_import_list_queries(client, lead, jobs, project, django_assert_num_queries):

@@ -4,13 +4,11 @@ do not, and is disputed at overlap_max; never more answers than its current targ
 from __future__ import annotations
 
 import random
-import threading
 import time
 import uuid
 from collections import Counter
 
 import pytest
-from django.db import connection
 
 from labeling.models import Assignment
 from labeling.services import (
@@ -21,6 +19,7 @@ from labeling.services import (
 )
 from projects.models import Annotation, Role, Task
 from tests.factories import MembershipFactory, ProjectFactory, TaskFactory, UserFactory
+from tests.labeling.test_services import run_threads
 
 ANSWER = {"better": "A", "quality": 4, "topic": "writing"}
 
@@ -149,27 +148,6 @@ def test_imported_answers_are_settled_by_the_same_rule(adaptive):
     assert (split.state, split.target_overlap) == ("open", 3)
 
 
-def _run_threads(users, work):
-    barrier = threading.Barrier(len(users))
-    failures: list[BaseException] = []
-
-    def run(user):
-        try:
-            barrier.wait()
-            work(user)
-        except BaseException as exc:  # reported after join
-            failures.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(u,)) for u in users]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=180)
-    assert not failures, failures
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("order", ["complete_first", "spread", "random"])
 def test_concurrent_annotators_never_exceed_a_task_target(order):
@@ -204,7 +182,7 @@ def test_concurrent_annotators_never_exceed_a_task_target(order):
                 )
                 assert not created
 
-    _run_threads(users, work)
+    run_threads(users, work)
 
     per_task = Counter(Annotation.objects.values_list("task_id", flat=True))
     states = Counter()
@@ -233,6 +211,6 @@ def test_concurrent_leases_respect_a_grown_target():
     annotation_submit(task=task, annotator=a, values=ANSWER)
     annotation_submit(task=task, annotator=b, values=_answer(better="B"))
     users = _annotators(project, 8)
-    _run_threads(users, lambda user: assignment_lease_next(project=project, annotator=user))
+    run_threads(users, lambda user: assignment_lease_next(project=project, annotator=user))
     # The target grew to 3: exactly one more lease, whoever asked at the same moment.
     assert Assignment.objects.filter(state="leased").count() == 1

@@ -35,7 +35,8 @@ def _annotators(project, n):
     return users
 
 
-def _run_threads(users, work):
+def run_threads(users, work):
+    """Run ``work(user)`` in one thread per user, all released at once; fail on any error."""
     barrier = threading.Barrier(len(users))
     failures: list[BaseException] = []
 
@@ -52,7 +53,7 @@ def _run_threads(users, work):
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=120)
+        t.join(timeout=180)
     assert not failures, failures
 
 
@@ -73,7 +74,7 @@ def test_twelve_concurrent_annotators_drain_the_pool_exactly():
                 task=assignment.task, annotator=user, values=ANSWER, client_id=uuid.uuid4()
             )
 
-    _run_threads(users, work)
+    run_threads(users, work)
 
     per_task = Counter(Annotation.objects.values_list("task_id", flat=True))
     assert per_task == {t.pk: 3 for t in tasks}
@@ -88,7 +89,7 @@ def test_concurrent_leases_never_exceed_overlap():
     project = ProjectFactory(overlap=2)
     tasks = TaskFactory.create_batch(3, project=project)
     users = _annotators(project, 12)
-    _run_threads(users, lambda user: assignment_lease_next(project=project, annotator=user))
+    run_threads(users, lambda user: assignment_lease_next(project=project, annotator=user))
 
     leases = Counter(Assignment.objects.filter(state="leased").values_list("task_id", flat=True))
     assert leases == {t.pk: 2 for t in tasks}

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from projects.models import Role, Task
+from tests.conftest import page_queries as _get
 from tests.factories import MembershipFactory, ProjectFactory, TaskFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -24,13 +25,6 @@ def crowded(project, lead):
     return project
 
 
-def _get(client, user, url, django_assert_num_queries, count):
-    client.force_login(user)
-    client.get(url)  # the session and anything cached per process are warm
-    with django_assert_num_queries(count):
-        response = client.get(url)
-    assert response.status_code == 200
-    return response
 
 
 def test_project_list_queries(client, lead, crowded, django_assert_num_queries):
