@@ -13,4 +13,9 @@ urlpatterns = [
         api.AgreementRefreshView.as_view(),
         name="agreement-refresh",
     ),
+    path(
+        "projects/<int:project_id>/agreement/refresh/status/",
+        api.AgreementRefreshStatusView.as_view(),
+        name="agreement-refresh-status",
+    ),
 ]

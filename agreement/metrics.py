@@ -397,15 +397,32 @@ def percent_agreement(
     values: np.ndarray | None = None,
     weights: np.ndarray | None = None,
 ) -> float | None:
-    """Mean over pairable units of the share of agreeing coder pairs (weighted if ordinal)."""
+    """Mean over pairable units of the share of coder pairs that agree exactly.
+
+    Exact for every level, as percent agreement means everywhere (irr, irrCAC,
+    Prodigy); ``weighted_agreement`` is the quadratic-weighted variant.
+    """
+    return _pair_agreement(counts, weights, None)
+
+
+def weighted_agreement(
+    counts: np.ndarray, level: str, values: np.ndarray, weights: np.ndarray | None = None
+) -> float | None:
+    """Like percent agreement, but an ordinal or interval pair counts ``1 - (a-b)²/span²``;
+    None for nominal questions, where it would equal percent agreement."""
+    if level == "nominal":
+        return None
+    return _pair_agreement(counts, weights, agreement_weights(level, values))
+
+
+def _pair_agreement(counts, weights, w) -> float | None:
     units = _weights(counts, weights)
     m = counts.sum(axis=1)
     pairable, units = counts[m >= 2], units[m >= 2]
     if not len(pairable):
         return None
-    w = np.eye(counts.shape[1]) if values is None else agreement_weights(level, values)
     mp = pairable.sum(axis=1)
-    weighted = pairable if level == "nominal" or values is None else pairable @ w
+    weighted = pairable if w is None else pairable @ w
     agree = (weighted * pairable).sum(axis=1) - mp
     return float(units @ (agree / (mp * (mp - 1.0))) / units.sum())
 
@@ -494,6 +511,7 @@ def empty_figures(level: str, *, annotations: int, items: int = 0) -> dict:
         "cohen_kappa": None,
         "gwet_ac": None,
         "percent_agreement": None,
+        "weighted_agreement": None,
         "items": items,
         "annotations": annotations,
     }
@@ -534,6 +552,7 @@ def reliability_long(
     )
     result["gwet_ac"] = gwet_ac(counts, level, values, weights)
     result["percent_agreement"] = percent_agreement(counts, level, values, weights)
+    result["weighted_agreement"] = weighted_agreement(counts, level, values, weights)
     return result
 
 

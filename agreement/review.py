@@ -13,6 +13,10 @@ from projects.schema import answer_context, validate_values
 
 def resolution_save(*, task: Task, reviewer, values: dict, comment: str = "") -> Resolution:
     """Store the reviewer's answer for the task and mark it resolved."""
+    if not Annotation.objects.filter(task=task).exists():
+        raise ValidationError(
+            {"values": ["This task has no answers yet: there is nothing to resolve."]}
+        )
     clean = validate_values(task.project.questions, values, **answer_context(task.data))
     with transaction.atomic():
         resolution, _ = Resolution.objects.update_or_create(

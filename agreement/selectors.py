@@ -69,3 +69,12 @@ def lowest_tasks(*, project: Project, rows: list[dict]) -> list[dict]:
     ids = [row["task_id"] for row in rows]
     data = dict(Task.objects.filter(project=project, pk__in=ids).values_list("id", "data"))
     return [{**row, "snippet": prompt_snippet(data.get(row["task_id"]))} for row in rows]
+
+
+def snapshot_since(*, project: Project, since) -> AgreementSnapshot | None:
+    """The newest snapshot computed at or after ``since`` (so holding every answer before it)."""
+    return (
+        AgreementSnapshot.objects.filter(project=project, computed_at__gte=since)
+        .order_by("-computed_at", "-id")
+        .first()
+    )

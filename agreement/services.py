@@ -298,9 +298,11 @@ def agreement_snapshot_create(*, project_id: int, bootstrap: int = BOOTSTRAP_SAM
     (naming the questions in dispute), in one transaction with the snapshot.
     """
     started = time.perf_counter()
+    # Taken before the answers are read: the snapshot holds every answer committed
+    # before computed_at, which is what a client waiting on a refresh relies on.
+    now = timezone.now()
     project = Project.objects.get(pk=project_id)
     prep = _prepare(project)
-    now = timezone.now()
     with transaction.atomic():
         write = writing.TasksWrite(
             project,

@@ -257,6 +257,8 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_TASK_ALWAYS_EAGER = False
 
 AGREEMENT_DEBOUNCE_SECONDS = env_int("AGREEMENT_DEBOUNCE_SECONDS", 5)
+# How long POST agreement/refresh/?wait=1 may hold a web worker for the new snapshot.
+AGREEMENT_REFRESH_WAIT_SECONDS = env_int("AGREEMENT_REFRESH_WAIT_SECONDS", 30)
 # Job recovery (docs/architecture.md, "When a worker or Redis dies"): a running
 # job beats every JOB_HEARTBEAT_SECONDS; the sweeper, run by every worker every
 # JOB_SWEEP_SECONDS, requeues one silent for JOB_STALE_SECONDS (failing it after

@@ -303,11 +303,14 @@ def annotation_revise(
             values=current.values,
             lead_time_s=current.lead_time_s,
             created_at=current.updated_at,
+            review_state=current.review_state,
         )
         current.values = clean
         if lead_time is not None:
             current.lead_time_s = (current.lead_time_s or 0) + lead_time
-        current.save(update_fields=["values", "lead_time_s", "updated_at"])
+        # A reviewer judged the old text, not this one: it goes back to review.
+        current.review_state = Annotation.ReviewState.PENDING
+        current.save(update_fields=["values", "lead_time_s", "review_state", "updated_at"])
         _answers_changed(current.project_id)
     return current
 

@@ -259,6 +259,10 @@ class AnnotationRevision(models.Model):
     annotation = models.ForeignKey(Annotation, on_delete=models.CASCADE, related_name="revisions")
     values = models.JSONField()
     lead_time_s = models.FloatField(null=True, blank=True)
+    # The review decision the replaced version had: a revision goes back to review.
+    review_state = models.CharField(
+        max_length=16, choices=Annotation.ReviewState.choices, blank=True, default=""
+    )
     created_at = models.DateTimeField()
     replaced_at = models.DateTimeField(auto_now_add=True)
 

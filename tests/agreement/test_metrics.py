@@ -248,6 +248,7 @@ def test_coefficients_over_count_patterns_match_the_full_count_matrix(level):
             "fleiss_kappa": metrics.fleiss_kappa(counts),
             "gwet_ac": metrics.gwet_ac(counts, level, values),
             "percent_agreement": metrics.percent_agreement(counts, level, values),
+            "weighted_agreement": metrics.weighted_agreement(counts, level, values),
             "alpha_ci": metrics.alpha_bootstrap_ci(counts, level, values, samples=200),
         }
         result["alpha_ci"] = metrics.alpha_bootstrap_ci(
@@ -267,3 +268,21 @@ def test_categories_include_answers_off_the_scale():
     values, codes = metrics.categories_codes(np.array([-1.0, 0.0, 1.0]), [-1, 0, 1])
     assert values.tolist() == [-1.0, 0.0, 1.0]
     assert codes.tolist() == [0, 1, 2]
+
+
+def test_percent_agreement_counts_exact_matches_and_the_weighted_one_is_named_apart():
+    # Two raters on a 1-5 scale: one exact match in three pairs, two near misses.
+    units = np.array([0, 0, 1, 1, 2, 2])
+    coders = np.array([0, 1, 0, 1, 0, 1])
+    answers = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 5.0])
+    result = metrics.reliability_long(
+        units, coders, answers, n_units=3, n_coders=2, level="ordinal",
+        scale=[1, 2, 3, 4, 5], bootstrap=0,
+    )  # fmt: skip
+    assert result["percent_agreement"] == pytest.approx(1 / 3)
+    assert result["weighted_agreement"] == pytest.approx((1 + 2 * (1 - 1 / 16)) / 3)
+    nominal = metrics.reliability_long(
+        units, coders, answers, n_units=3, n_coders=2, level="nominal", bootstrap=0
+    )
+    assert nominal["percent_agreement"] == pytest.approx(1 / 3)
+    assert nominal["weighted_agreement"] is None

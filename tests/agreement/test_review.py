@@ -191,3 +191,37 @@ def test_review_page_shows_the_whole_conversation_and_the_next_disputed_task(
     assert "No other disputed task" not in last  # the first one is still disputed
     Task.objects.filter(pk=tasks[0].pk).update(state=Task.State.RESOLVED)
     assert "No other disputed task" in client.get(next_url).content.decode()
+
+
+def test_revising_a_reviewed_answer_sends_it_back_to_review(client, reviewer, disputed, project):
+    from labeling.services import annotation_revise
+
+    task, people = disputed
+    answer = Annotation.objects.get(task=task, annotator=people[0])
+    client.force_login(reviewer)
+    client.post(
+        reverse("agreement:annotation-review", args=[project.id, task.id, answer.id]),
+        {"review_state": "accepted", "comment": "good"},
+    )
+    answer.refresh_from_db()
+    assert answer.review_state == "accepted"
+    annotation_revise(annotation=answer, values={**answer.values, "quality": 2})
+    answer.refresh_from_db()
+    # An export of reviewed answers must not ship text no reviewer saw.
+    assert answer.review_state == "pending"
+    revision = answer.revisions.get()
+    assert revision.review_state == "accepted"
+    assert revision.values["quality"] == 5
+
+
+def test_a_task_without_answers_cannot_be_resolved(client, reviewer, project):
+    task = TaskFactory(project=project, state=Task.State.OPEN)
+    client.force_login(reviewer)
+    response = client.post(
+        reverse("agreement:review-task", args=[project.id, task.id]),
+        {"q-better": "A", "q-quality": "3", "q-topic": "coding"},
+    )
+    assert response.status_code == 400
+    assert "nothing to resolve" in response.content.decode()
+    assert not Resolution.objects.filter(task=task).exists()
+    assert Task.objects.get(pk=task.pk).state == Task.State.OPEN

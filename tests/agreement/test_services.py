@@ -193,9 +193,28 @@ def test_refresh_endpoint_recomputes_on_the_worker(celery_worker, annotated, api
     project, _, _ = annotated
     response = api(lead).post(f"/api/v1/projects/{project.id}/agreement/refresh/")
     assert response.status_code == 202
-    snapshot = wait_for(lambda: AgreementSnapshot.objects.filter(project=project).first())
+    status_url = response.json()["status_url"]
+    # The client has something to wait on: pending, then done with the new snapshot.
+    assert api(lead).get(status_url).json()["status"] in ("pending", "done")
+    done = wait_for(lambda: api(lead).get(status_url).json()["status"] == "done")
+    assert done
+    snapshot = AgreementSnapshot.objects.get(project=project)
     assert snapshot.data["questions"]["better"]["items"] == 4
     assert api(lead).get(f"/api/v1/projects/{project.id}/agreement/").status_code == 200
+    bad = api(lead).get(f"/api/v1/projects/{project.id}/agreement/refresh/status/?since=soon")
+    assert bad.status_code == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refresh_with_wait_answers_with_a_snapshot_holding_every_answer(
+    celery_worker, annotated, api, lead
+):
+    project, _, _ = annotated
+    old = agreement_snapshot_create(project_id=project.id, bootstrap=50)
+    response = api(lead).post(f"/api/v1/projects/{project.id}/agreement/refresh/?wait=1")
+    assert response.status_code == 200
+    assert response.json()["computed_at"] > old.computed_at.isoformat()
+    assert response.json()["questions"]["better"]["items"] == 4
 
 
 @pytest.mark.django_db(transaction=True)
