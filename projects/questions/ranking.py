@@ -50,11 +50,18 @@ class Ranking(QuestionType):
         return {"digits": "order", "enter": "li"}
 
     def widget(self, q, value, *, data, view):
-        order = value if isinstance(value, list) else list(range(view["n_responses"]))
+        ranked = isinstance(value, list) and bool(value)
+        order = value if ranked else list(range(view["n_responses"]))
         by_index = {r["index"]: r for r in view["responses"]}
+        shown = [i for i in order if i in by_index]
+        # A partial or bad order (sent back with its error) still shows every response.
+        shown += [i for i in by_index if i not in shown]
         return {
-            "items": [by_index[i] for i in order if i in by_index],
-            "order": ",".join(str(i) for i in order),
+            "items": [by_index[i] for i in shown],
+            # Unranked until the annotator orders the responses (or keeps the shown
+            # order on purpose): the shown order is not an answer.
+            "order": ",".join(str(i) for i in order) if ranked else "",
+            "ranked": ranked,
         }
 
     def preference_pairs(self, q, value, n_responses):

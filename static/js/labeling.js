@@ -120,10 +120,16 @@
   function rankingInput(list) { return list.parentNode.querySelector("input.ranking-order"); }
   function syncRanking(list) {
     rankingInput(list).value = Array.prototype.map.call(list.children, function (li) { return li.dataset.index; }).join(",");
+    var status = list.parentNode.querySelector(".ranking-status");
+    if (status) status.querySelectorAll("[data-unranked], [data-action=keep-order]").forEach(function (el) { el.hidden = true; });
     saveDraft();
   }
   function applyRankingOrder(list) {
     var order = rankingInput(list).value.split(",");
+    if (order[0] !== "") {
+      var status = list.parentNode.querySelector(".ranking-status");
+      if (status) status.querySelectorAll("[data-unranked], [data-action=keep-order]").forEach(function (el) { el.hidden = true; });
+    }
     order.forEach(function (idx) {
       var li = list.querySelector('li[data-index="' + idx + '"]');
       if (li) list.appendChild(li);
@@ -378,6 +384,7 @@
     else if (action === "close-skip") document.getElementById("skip-dialog").close();
     else if (action === "correct-turn") correctTurn(a.closest("li.turn"));
     else if (action === "next-turn") correctTurn(null);
+    else if (action === "keep-order") syncRanking(a.closest("fieldset").querySelector("ol.ranking"));
   });
 
   // --- set-up for each task -------------------------------------------------

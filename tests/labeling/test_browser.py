@@ -317,3 +317,23 @@ def test_skip_with_a_preset_and_undo_by_keyboard(page_as, project, annotator):
     assert page.get_by_text("Skip taken back.").is_visible()
     lease.refresh_from_db()
     assert lease.state == "leased"
+
+
+def test_a_ranking_is_unanswered_until_the_annotator_orders_it(page_as, project, annotator):
+    project.questions = [{"name": "order", "type": "ranking", "title": "Rank the responses"}]
+    project.save(update_fields=["questions"])
+    task = TaskFactory(project=project, data={"instruction": "Q", "responses": ["a", "b", "c"]})
+    page = page_as(annotator)
+    page.goto(f"/projects/{project.pk}/label/")
+    page.wait_for_function("() => document.getElementById('workspace')?.dataset.ready")
+    assert page.get_by_text("Not ranked yet.").is_visible()
+    page.keyboard.press("Control+Enter")
+    page.get_by_text("order is required").wait_for()
+    assert not Annotation.objects.filter(task=task).exists()
+    page.keyboard.press("3")
+    page.keyboard.press("1")
+    page.keyboard.press("2")
+    assert not page.get_by_text("Not ranked yet.").is_visible()
+    page.keyboard.press("Control+Enter")
+    wait_for(lambda: Annotation.objects.filter(task=task).exists())
+    assert Annotation.objects.get(task=task).values == {"order": [2, 0, 1]}

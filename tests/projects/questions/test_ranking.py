@@ -43,4 +43,16 @@ def test_widget_orders_the_responses():
     assert w["order"] == "2,0,1"
     assert w["keys"] == {"digits": "order", "enter": "li"}
     [fresh] = question_widgets([Q], data)
-    assert fresh["order"] == "0,1,2"
+    # Shown in the task's order, but not an answer until the annotator orders it.
+    assert [item["index"] for item in fresh["items"]] == [0, 1, 2]
+    assert fresh["order"] == ""
+    assert fresh["ranked"] is False
+
+
+def test_widget_sent_back_with_an_error_shows_every_response_unranked():
+    data = {"instruction": "Q", "responses": ["a", "b", "c"]}
+    [empty] = question_widgets([Q], data, values={"order": []})
+    assert [item["index"] for item in empty["items"]] == [0, 1, 2]
+    assert empty["ranked"] is False
+    [partial] = question_widgets([Q], data, values={"order": [2]})
+    assert [item["index"] for item in partial["items"]] == [2, 0, 1]
