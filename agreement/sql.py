@@ -168,3 +168,12 @@ TASKS_SETTLE = f"""
      WHERE t.{_T_PROJECT} = %(project)s AND t.{_T_STATE} = {_DISPUTED} AND t.{_T_ID} = r.id
        AND r.disputed = 0 AND nullif(r.agreement, 'NaN'::float8) IS NOT NULL
 """
+
+# The text the task browser searches (an index on it, if one is added, must use
+# this very expression for the planner to use it).
+_DATA = f'"{TASKS}"."{_column(Task, "data")}"'
+TASK_SEARCH_TEXT = (
+    f"(coalesce({_DATA}->>'instruction', '') || ' ' || coalesce({_DATA}->>'input', '') || ' ' || "
+    f"coalesce(jsonb_path_query_array({_DATA}, '$.messages[*] ? (@.role == \"user\").content')"
+    "::text, ''))"
+)

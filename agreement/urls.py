@@ -1,6 +1,6 @@
 from django.urls import path
 
-from agreement import views
+from agreement import task_views, views
 
 app_name = "agreement"
 
@@ -18,5 +18,15 @@ urlpatterns = [
         "projects/<int:project_id>/review/<int:task_id>/annotations/<int:annotation_id>/",
         views.annotation_review_view,
         name="annotation-review",
+    ),
+]
+
+urlpatterns += [
+    path("projects/<int:project_id>/tasks/", task_views.task_list, name="task-list"),
+    path("projects/<int:project_id>/tasks/bulk/", task_views.task_bulk, name="task-bulk"),
+    path(
+        "projects/<int:project_id>/tasks/<int:task_id>/",
+        task_views.task_detail,
+        name="task-detail",
     ),
 ]

@@ -10,8 +10,11 @@ Rows come from the export query (see ``services``) as plain dicts:
 The rule that turns several answers into one training example (``final_answer``):
 a reviewer's resolution first, then the task's consensus (unless that question
 is listed in ``consensus["_ties"]``), else the task gives no example for that
-question. ``sft`` and ``alpaca`` fall back to the task's ``reference`` when the
-project has no text answer for it.
+question. A consensus document marked ``"_single"`` holds one answer where
+the project asks for several: it is never a consensus, and is exported (as
+``source: "single"``) only when the export includes incomplete tasks.
+``sft`` and ``alpaca`` fall back to the task's ``reference`` when the project
+has no text answer for it.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ class Context:
     secret: str = ""
     question: str | None = None  # the question to export; None = the first that fits
     quality: dict[int, float] = field(default_factory=dict)
+    include_incomplete: bool = False  # a single answer may stand for the task
     pseudonyms: dict[int, str] = field(default_factory=dict, compare=False, repr=False)
 
     def annotator(self, user_id: int) -> str:
@@ -63,10 +67,12 @@ def pseudonym(user_id: int, secret: str) -> str:
     return "ann_" + digest.hexdigest()[:16]
 
 
-def final_answer(task: dict, name: str) -> tuple[Any, str] | None:
+def final_answer(task: dict, name: str, *, single: bool = False) -> tuple[Any, str] | None:
     """The one answer a task gives to question ``name``, and where it came from.
 
-    Resolution first, then consensus (not when tied), else ``None``.
+    Resolution first, then consensus (not when tied), else ``None``. A lone
+    answer where several are asked is no consensus: it comes as ``single``,
+    and only when ``single`` allows it.
     """
     resolution = task.get("resolution")
     if isinstance(resolution, dict) and _present(resolution.get(name)):
@@ -75,8 +81,27 @@ def final_answer(task: dict, name: str) -> tuple[Any, str] | None:
     if isinstance(consensus, dict) and name not in (consensus.get("_ties") or []):
         value = consensus.get(name)
         if _present(value):
+            if consensus.get("_single"):
+                return (value, "single") if single else None
             return value, "consensus"
     return None
+
+
+def left_out_reason(task: dict, ctx: Context, kind: str | None) -> str:
+    """Why a task that passed the filters gave no line: ``tie``, ``incomplete`` or ``no_answer``.
+
+    ``kind`` is what the format takes from the questions (``text``, ``pairs``;
+    None for the annotations format, where a task without answers gives none).
+    """
+    consensus = task.get("consensus") if isinstance(task.get("consensus"), dict) else {}
+    names = [q["name"] for q in ctx.yielding(kind)] if kind else []
+    if kind == YIELDS["sft"]:  # sft and alpaca take the first such question only
+        names = names[:1]
+    if any(name in (consensus.get("_ties") or []) for name in names):
+        return "tie"
+    if names and consensus.get("_single") and not ctx.include_incomplete:
+        return "incomplete"
+    return "no_answer"
 
 
 def _present(value: Any) -> bool:
@@ -138,7 +163,7 @@ def target_text(task: dict, ctx: Context) -> tuple[str, str, int | None] | None:
     corrects an earlier assistant turn of a conversation names that turn.
     """
     for question in ctx.yielding("text")[:1]:
-        answer = final_answer(task, question["name"])
+        answer = final_answer(task, question["name"], single=ctx.include_incomplete)
         target = None
         if answer is not None:
             target = question_types.question_type(question).text_target(question, answer[0])
@@ -220,7 +245,7 @@ def preference_lines(task: dict, ctx: Context) -> Iterator[dict]:
     conversational = bool(_conversation(data))
     prompt: Any = _prompt_messages(data) if conversational else prompt_text(data)
     for question in ctx.yielding("pairs"):
-        answer = final_answer(task, question["name"])
+        answer = final_answer(task, question["name"], single=ctx.include_incomplete)
         if answer is None:
             continue
         for chosen, rejected in preference_pairs(question, answer[0], len(responses)):

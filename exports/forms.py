@@ -13,6 +13,11 @@ class ExportForm(forms.Form):
         label="Only resolved or accepted",
         help_text="Tasks a reviewer resolved, or whose answers were accepted.",
     )
+    include_incomplete = forms.BooleanField(
+        required=False,
+        label="Include incomplete tasks",
+        help_text="Tasks whose answers have not reached their overlap (a single answer included).",
+    )
     min_agreement = forms.FloatField(required=False, min_value=-1, max_value=1)
     min_annotator_quality = forms.FloatField(required=False, min_value=0, max_value=1)
     gold = forms.ChoiceField(choices=[(g, g) for g in GOLD_CHOICES], initial="include")
@@ -26,6 +31,7 @@ class ExportForm(forms.Form):
         data = self.cleaned_data
         return {
             "reviewed_only": data["reviewed_only"],
+            "include_incomplete": data["include_incomplete"],
             "min_agreement": data["min_agreement"],
             "min_annotator_quality": data["min_annotator_quality"],
             "gold": data["gold"],

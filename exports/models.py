@@ -35,6 +35,8 @@ class Export(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     progress = models.FloatField(default=0.0)
     row_count = models.PositiveBigIntegerField(default=0)
+    # Tasks the export left out, by reason ({"incomplete": 3, "tie": 1, ...}).
+    excluded = models.JSONField(default=dict, blank=True)
     bytes = models.PositiveBigIntegerField(default=0)
     sha256 = models.CharField(max_length=64, blank=True)
     schema = models.JSONField(default=list, blank=True, help_text="The questions at export time.")

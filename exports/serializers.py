@@ -22,8 +22,8 @@ class ExportSerializer(serializers.ModelSerializer):
         model = Export
         fields = [
             "id", "project", "format", "filters", "state", "progress", "row_count", "bytes",
-            "sha256", "schema", "error", "created_by", "created_at", "started_at", "finished_at",
-            "download_url",
+            "sha256", "schema", "excluded", "error", "created_by", "created_at", "started_at",
+            "finished_at", "download_url",
         ]  # fmt: skip
         read_only_fields = fields
 

@@ -18,7 +18,9 @@ import secrets
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +35,9 @@ from django.utils import timezone
 from psycopg.adapt import Loader
 from psycopg.types.json import set_json_loads
 
-from agreement.models import AgreementSnapshot
+from agreement.models import AgreementSnapshot, Resolution
 from projects import questions as question_types
-from projects.models import Project
+from projects.models import Annotation, AnnotationRevision, Project
 from web import jobs, rows
 
 from . import formats, sql
@@ -46,10 +48,14 @@ log = logging.getLogger(__name__)
 CHUNK_ROWS = 2_000
 PROGRESS_EVERY_S = 0.5
 STREAM_MAXLEN = 10_000
+# An answer stamped just before a snapshot started may have committed after the
+# snapshot read the answers; such a snapshot is not trusted to hold it.
+COMMIT_MARGIN = timedelta(seconds=5)
 GOLD_CHOICES = ("include", "exclude", "only")
 SPLITS = ("train", "validation")
 DEFAULT_FILTERS: dict[str, Any] = {
     "reviewed_only": False,
+    "include_incomplete": False,
     "min_agreement": None,
     "min_annotator_quality": None,
     "gold": "include",
@@ -92,8 +98,9 @@ def export_filters_clean(*, filters: Any, project: Project, format: str) -> dict
         else:
             clean[key] = float(value)
 
-    if not isinstance(clean["reviewed_only"], bool):
-        errors["filters.reviewed_only"] = ["must be true or false"]
+    for key in ("reviewed_only", "include_incomplete"):
+        if not isinstance(clean[key], bool):
+            errors[f"filters.{key}"] = ["must be true or false"]
     number("min_agreement", -1.0, 1.0)
     number("min_annotator_quality", 0.0, 1.0)
     number("validation_ratio", 0.0, 1.0, open_ends=True)
@@ -178,7 +185,9 @@ def export_run(*, export_id: int) -> Export | None:
     tmp = final.with_name(f"{final.name}.part-{os.getpid()}-{secrets.token_hex(4)}")
     try:
         with jobs.Heartbeat(Export, export.pk):
-            rows, size, sha = _write(export, tmp)
+            tmp.touch()  # the attempt's file exists from its start (and is never served)
+            agreement_bring_up_to_date(project_id=export.project_id)
+            rows, size, sha, excluded = _write(export, tmp)
         os.replace(tmp, final)
         _fsync_dir(final.parent)
     except psycopg.OperationalError as exc:
@@ -199,6 +208,7 @@ def export_run(*, export_id: int) -> Export | None:
         state=Export.State.READY,
         progress=1.0,
         row_count=rows,
+        excluded=excluded,
         bytes=size,
         sha256=sha,
         file_path=str(final),
@@ -227,6 +237,42 @@ def _connect(*, passthrough_json: bool = False) -> psycopg.Connection:
     return conn
 
 
+def agreement_bring_up_to_date(*, project_id: int) -> AgreementSnapshot | None:
+    """Recompute the project's consensus when answers changed since the latest snapshot.
+
+    An export must hold every answer committed before it started, so a stale
+    snapshot (an annotation, revision or resolution newer than its
+    ``computed_at``, within ``COMMIT_MARGIN``) is replaced first. Returns the
+    new snapshot, or None when the latest one was fresh.
+    """
+    latest = (
+        AgreementSnapshot.objects.filter(project_id=project_id)
+        .order_by("-computed_at")
+        .values_list("computed_at", flat=True)
+        .first()
+    )
+    if latest is not None:
+        since = latest - COMMIT_MARGIN
+        changed = (
+            Annotation.objects.filter(project_id=project_id, updated_at__gte=since).exists()
+            or AnnotationRevision.objects.filter(
+                annotation__project_id=project_id, replaced_at__gte=since
+            ).exists()
+            or Resolution.objects.filter(
+                task__project_id=project_id, updated_at__gte=since
+            ).exists()
+        )
+        if not changed:
+            return None
+    elif not Annotation.objects.filter(project_id=project_id).exists():
+        return None
+    # Imported here: the agreement computation loads NumPy and SciPy, which an
+    # export with a fresh snapshot never needs.
+    from agreement.services import agreement_snapshot_create
+
+    return agreement_snapshot_create(project_id=project_id)
+
+
 def annotator_quality(project_id: int) -> dict[int, float]:
     """Quality per annotator id from the project's latest agreement snapshot."""
     snapshot = (
@@ -243,8 +289,14 @@ def annotator_quality(project_id: int) -> dict[int, float]:
     return out
 
 
-def export_rows(export: Export, conn: psycopg.Connection) -> Iterator[tuple[int, int, dict]]:
-    """Yield (position, total, line) for every line of the export, inside ``conn``'s snapshot."""
+def export_rows(
+    export: Export, conn: psycopg.Connection, excluded: Counter | None = None
+) -> Iterator[tuple[int, int, dict]]:
+    """Yield (position, total, line) for every line of the export, inside ``conn``'s snapshot.
+
+    ``excluded`` is filled with the number of tasks left out, by reason.
+    """
+    excluded = Counter() if excluded is None else excluded
     filters = {**DEFAULT_FILTERS, **(export.filters or {})}
     quality = annotator_quality(export.project_id)
     ctx = formats.Context(
@@ -253,33 +305,43 @@ def export_rows(export: Export, conn: psycopg.Connection) -> Iterator[tuple[int,
         secret=settings.SECRET_KEY,
         question=filters["question"],
         quality=quality,
+        include_incomplete=filters["include_incomplete"],
     )
-    select, params, frm, count_params = sql.export_query(
+    select, params, count_sql, count_params = sql.export_query(
         project_id=export.project_id, format=export.format, filters=filters, quality=quality
     )
     formatter = formats.FORMATTERS[export.format]
     per_annotation = export.format == "annotations"
     columns = (*sql.TASK_COLUMNS, "annotations") if per_annotation else sql.TASK_COLUMNS
+    kind = formats.YIELDS.get(export.format)
     split, ratio, seed = filters["split"], filters["validation_ratio"], filters["seed"]
     with conn.cursor() as count_cursor:
         for setting in sql.THROUGHPUT_SETTINGS:
             count_cursor.execute(setting)
-        count_cursor.execute(sql.count(frm), count_params)
-        total = count_cursor.fetchone()[0]
+        count_cursor.execute(count_sql, count_params)
+        counts = dict(count_cursor.fetchall())
+    total = counts.pop("", 0)
+    excluded.update({reason: n for reason, n in counts.items() if n})
     with conn.cursor(name=f"export_{export.pk}") as cursor:
         cursor.execute(select, params)
         for position, values in enumerate(_prefetched(cursor), start=1):
             row = dict(zip(columns, values, strict=True))
             if split is not None and formats.split_of(row["id"], ratio=ratio, seed=seed) != split:
+                excluded["split"] += 1
                 continue
+            lines = 0
             if per_annotation:
                 for annotation in row.pop("annotations") or ():
                     row.update(zip(sql.ANNOTATION_FIELDS, annotation, strict=True))
                     for line in formatter(row, ctx):
+                        lines += 1
                         yield position, total, line
-                continue
-            for line in formatter(row, ctx):
-                yield position, total, line
+            else:
+                for line in formatter(row, ctx):
+                    lines += 1
+                    yield position, total, line
+            if not lines:
+                excluded[formats.left_out_reason(row, ctx, kind)] += 1
 
 
 def _prefetched(cursor) -> Iterator[tuple]:
@@ -316,8 +378,9 @@ def _prefetched(cursor) -> Iterator[tuple]:
         thread.join()
 
 
-def _write(export: Export, tmp: Path) -> tuple[int, int, str]:
+def _write(export: Export, tmp: Path) -> tuple[int, int, str, dict[str, int]]:
     digest = hashlib.sha256()
+    excluded: Counter = Counter()
     rows = size = 0
     last = time.monotonic()
     dumps = orjson.dumps
@@ -327,7 +390,7 @@ def _write(export: Export, tmp: Path) -> tuple[int, int, str]:
         conn.transaction(),
         open(tmp, "wb", buffering=1 << 20) as out,
     ):
-        for position, total, line in export_rows(export, conn):
+        for position, total, line in export_rows(export, conn, excluded):
             data = dumps(line) + b"\n"
             digest.update(data)
             out.write(data)
@@ -341,7 +404,7 @@ def _write(export: Export, tmp: Path) -> tuple[int, int, str]:
                 )
         out.flush()
         os.fsync(out.fileno())
-    return rows, size, digest.hexdigest()
+    return rows, size, digest.hexdigest(), dict(sorted(excluded.items()))
 
 
 def _fsync_dir(path: Path) -> None:
@@ -365,6 +428,7 @@ def export_manifest(export: Export) -> dict[str, Any]:
         "sha256": export.sha256,
         "download": reverse("api:export-download", kwargs={"pk": export.pk}),
         "filters": export.filters,
+        "excluded": export.excluded,
         "finished_at": export.finished_at.isoformat() if export.finished_at else None,
     }
 

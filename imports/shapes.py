@@ -9,6 +9,7 @@ silently dropped.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -323,8 +324,15 @@ def normalise_hh(record: dict) -> Normalised:
     )
     if not chosen:
         raise RecordError("chosen: no human turn before the final assistant turn")
-    data = {"messages": chosen, "responses": [chosen_final, rejected_final]}
+    # Position must not give the label away: the pair is stored in an order that
+    # depends only on its content (so a re-import gives the same), and which one
+    # was chosen is kept as meta.hh_chosen (its index in responses).
+    digest = hashlib.sha256(f"{chosen_text}\0{rejected_text}".encode()).digest()
+    chosen_at = digest[0] & 1
+    pair = [chosen_final, rejected_final] if chosen_at == 0 else [rejected_final, chosen_final]
+    data = {"messages": chosen, "responses": pair}
     task = _finish(data, record, {"chosen", "rejected"})
+    task.data.setdefault("meta", {})["hh_chosen"] = chosen_at
     if rejected != chosen:
         # A few HH pairs diverge before the last turn: the chosen conversation
         # is what annotators see; the rejected one is kept for audit.

@@ -16,6 +16,7 @@ from labeling.services import (
     annotation_submit,
     annotations_import,
     assignment_lease_next,
+    shown_order,
 )
 from projects.models import Annotation
 from projects.selectors import LABEL_ROLES, LEAD_ONLY, project_for_user, task_for_user
@@ -25,7 +26,12 @@ from projects.selectors import LABEL_ROLES, LEAD_ONLY, project_for_user, task_fo
 
 
 class LeasedTaskSerializer(serializers.Serializer):
-    """A leased task as the annotator sees it; gold status and expected answers stay hidden."""
+    """A leased task as the annotator sees it; gold status and expected answers stay hidden.
+
+    ``data`` is as stored; ``response_order`` lists the responses' indices in the
+    order to show them (first shown is "A"), or is null when shown as stored.
+    Answers are submitted in the stored order whatever was shown.
+    """
 
     def to_representation(self, assignment: Assignment) -> dict:
         task = assignment.task
@@ -34,6 +40,7 @@ class LeasedTaskSerializer(serializers.Serializer):
             "external_id": task.external_id,
             "project": assignment.project_id,
             "data": task.data,
+            "response_order": self.context.get("response_order"),
             "assignment": assignment.pk,
             "leased_at": assignment.leased_at.isoformat(),
             "lease_expires_at": assignment.expires_at.isoformat(),
@@ -59,6 +66,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "project",
             "annotator",
             "values",
+            "shown_order",
             "client_id",
             "lead_time_s",
             "source",
@@ -76,6 +84,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
             "project": annotation.project_id,
             "annotator": annotation.annotator.username,
             "values": annotation.values,
+            "shown_order": annotation.shown_order,
             "client_id": str(annotation.client_id),
             "lead_time_s": annotation.lead_time_s,
             "source": annotation.source,
@@ -107,7 +116,10 @@ def next_task(request, project_id: int):
         return _conflict(exc)
     if assignment is None:
         return Response(status=status.HTTP_204_NO_CONTENT)
-    return Response(LeasedTaskSerializer(assignment).data)
+    task = assignment.task
+    task.project = project
+    order = shown_order(task, request.user)
+    return Response(LeasedTaskSerializer(assignment, context={"response_order": order}).data)
 
 
 @extend_schema(

@@ -28,6 +28,7 @@ from labeling.models import Assignment
 from labeling.signals import answers_changed
 from projects import questions
 from projects.models import Annotation, AnnotationRevision, Membership, Project, Task
+from projects.questions.order import response_order
 from projects.schema import answer_context, validate_values
 from web import rows
 
@@ -209,6 +210,19 @@ def _answers_changed(project_id: int) -> None:
     transaction.on_commit(notify)
 
 
+def shown_order(task: Task, annotator) -> list[int] | None:
+    """The order ``annotator`` sees the task's responses in, or None when shown as stored.
+
+    Derived from the task and annotator ids, so a reload (or the API) gives the same.
+    """
+    responses = task.data.get("responses") if isinstance(task.data, dict) else None
+    if not task.project.shuffle_responses or not isinstance(responses, list):
+        return None
+    if len(responses) < 2:
+        return None
+    return response_order(task.pk, annotator.pk, len(responses))
+
+
 def annotation_submit(
     *,
     task: Task,
@@ -235,6 +249,7 @@ def annotation_submit(
         _require_open(project)
     clean = validate_values(project.questions, values, **answer_context(task.data))
     lead_time = _clean_lead_time(lead_time_s)
+    order = shown_order(task, annotator)
     now = timezone.now()
     try:
         with transaction.atomic(), rows.prepared_cursor() as cursor:
@@ -259,6 +274,7 @@ def annotation_submit(
                     "source": source,
                     "review_state": Annotation.ReviewState.PENDING,
                     "now": now,
+                    "shown_order": None if order is None else json.dumps(order),
                     "count": count,
                     "target": target,
                     "state": state,

@@ -163,9 +163,10 @@ WITH chk AS (
 ), an AS (
   INSERT INTO {ANNOTATION}
     (project_id, task_id, annotator_id, "values", client_id, lead_time_s, source,
-     review_state, review_comment, created_at, updated_at)
+     review_state, review_comment, created_at, updated_at, shown_order)
   SELECT %(project)s, %(task)s, %(user)s, %(values)s::jsonb, %(client)s,
-         %(lead_time)s::float8, %(source)s, %(review_state)s, '', %(now)s, %(now)s
+         %(lead_time)s::float8, %(source)s, %(review_state)s, '', %(now)s, %(now)s,
+         %(shown_order)s::jsonb
   FROM chk
   WHERE chk.same_client IS NULL AND NOT chk.answered
     AND %(count)s + chk.others_leased < %(target)s

@@ -26,6 +26,7 @@ from labeling.services import (
     assignment_skip,
     assignment_unskip,
     project_progress,
+    shown_order,
 )
 from projects.selectors import LABEL_ROLES, project_for_user, task_for_user
 
@@ -64,10 +65,12 @@ def _workspace(
     }
     if assignment is not None:
         task = assignment.task
+        task.project = project
+        order = shown_order(task, request.user)
         context["task"] = task
-        context["view"] = task_view(task.data)
+        context["view"] = task_view(task.data, order)
         context["widgets"] = question_widgets(
-            project.questions, task.data, values=values, errors=errors
+            project.questions, task.data, values=values, errors=errors, order=order
         )
         context["side_by_side"] = context["view"]["n_responses"] == 2
         draft = None if values is not None else draft_of(task=task, annotator=request.user)
@@ -91,7 +94,7 @@ def label_submit(request, project_id: int, task_id: int):
     task = task_for_user(request.user, task_id, roles=LABEL_ROLES)
     if task.project_id != project.pk:
         raise Http404("No such task.")
-    values = values_from_post(project.questions, request.POST)
+    values = values_from_post(project.questions, request.POST, shown_order(task, request.user))
     undo = None
     try:
         annotation, _ = annotation_submit(
@@ -208,8 +211,10 @@ def answer_revise(request, project_id: int, annotation_id: int):
     project = project_for_user(request.user, project_id, roles=LABEL_ROLES)
     annotation = own_answer(request.user, project, annotation_id)
     values, errors = annotation.values, {}
+    # Revised in the order the answer was first given in.
+    order = annotation.shown_order
     if request.method == "POST":
-        values = values_from_post(project.questions, request.POST)
+        values = values_from_post(project.questions, request.POST, order)
         try:
             annotation_revise(
                 annotation=annotation,
@@ -232,8 +237,10 @@ def answer_revise(request, project_id: int, annotation_id: int):
             "project": project,
             "annotation": annotation,
             "task": task,
-            "view": task_view(task.data),
-            "widgets": question_widgets(project.questions, task.data, values=values, errors=errors),
+            "view": task_view(task.data, order),
+            "widgets": question_widgets(
+                project.questions, task.data, values=values, errors=errors, order=order
+            ),
             "side_by_side": len(task_view(task.data)["responses"]) == 2,
             "revisions": annotation.revisions.all(),
             "errors": errors,

@@ -33,6 +33,7 @@ class ProjectForm(forms.ModelForm):
         model = Project
         fields = [
             "name", "description", "guidelines", "overlap", "overlap_max", "task_order",
+            "shuffle_responses",
             "gold_fraction", "lease_seconds", "agreement_threshold", "status", "skip_reasons",
         ]  # fmt: skip
         widgets = {

@@ -59,6 +59,11 @@ class Project(models.Model):
         db_default=TaskOrder.COMPLETE_FIRST,
         help_text="Which task an annotator is offered next.",
     )
+    shuffle_responses = models.BooleanField(
+        default=True,
+        db_default=True,
+        help_text="Each annotator sees the responses in an order of their own.",
+    )
     gold_fraction = models.FloatField(default=0.0)
     lease_seconds = models.PositiveIntegerField(default=900)
     skip_reasons = models.JSONField(
@@ -222,6 +227,9 @@ class Annotation(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="annotations"
     )
     values = models.JSONField()
+    # The order the responses were shown in (canonical indices, first shown first);
+    # null when shown as stored. ``values`` always refer to the stored order.
+    shown_order = models.JSONField(null=True, blank=True)
     client_id = models.UUIDField(default=uuid.uuid4, unique=True)
     lead_time_s = models.FloatField(null=True, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices, default=Source.UI)

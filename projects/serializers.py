@@ -11,8 +11,8 @@ class ProjectSerializer(serializers.ModelSerializer):
         model = Project
         fields = [
             "id", "name", "slug", "description", "guidelines", "questions", "overlap",
-            "overlap_max", "task_order", "skip_reasons", "gold_fraction", "lease_seconds",
-            "agreement_threshold", "status",
+            "overlap_max", "task_order", "shuffle_responses", "skip_reasons", "gold_fraction",
+            "lease_seconds", "agreement_threshold", "status",
             "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]

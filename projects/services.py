@@ -28,6 +28,7 @@ EDITABLE_FIELDS = (
     "overlap",
     "overlap_max",
     "task_order",
+    "shuffle_responses",
     "skip_reasons",
     "gold_fraction",
     "lease_seconds",

@@ -41,6 +41,8 @@ class ProjectFactory(factory.django.DjangoModelFactory):
     guidelines = "Pick the response that follows the instruction best."
     questions = factory.LazyFunction(lambda: [dict(q) for q in DEFAULT_QUESTIONS])
     overlap = 3
+    # Responses as stored, so answers in tests read as written; shuffling tests opt in.
+    shuffle_responses = False
 
 
 class MembershipFactory(factory.django.DjangoModelFactory):

@@ -174,6 +174,14 @@ class QuestionType:
         """
         return post.get(field)
 
+    def canonical(self, q: dict, value: Any, order: list[int] | None) -> Any:
+        """A posted answer given on responses shown in ``order``, in the stored order.
+
+        ``order`` lists canonical response indices, first shown first (None: as
+        stored). Types whose answers do not name responses keep the value.
+        """
+        return value
+
     def display(self, q: dict, value: Any, task: Any = None) -> str:
         """A stored value as a person reads it: titles, labels, letters, 1-based numbers.
 
@@ -202,7 +210,10 @@ class QuestionType:
         return {}
 
     def widget(self, q: dict, value: Any, *, data: Any, view: dict) -> dict:
-        """Extra template context for the widget; ``view`` is ``task_view(data)``."""
+        """Extra template context for the widget; ``view`` is ``task_view(data, order)``.
+
+        ``value`` is canonical; a widget that names responses draws it in ``view["order"]``.
+        """
         return {}
 
     # --- exports ------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 from web.input import is_int_text
 
 from .base import QuestionType, is_int
+from .order import pair_swapped
 
 PREFERENCE_CHOICES = ("A", "B", "tie")
 CHOICES = (("A", "A is better", "A"), ("B", "B is better", "B"), ("tie", "Tie", "T"))
@@ -22,6 +23,14 @@ def preference_score(value: Any) -> int:
     if choice == "tie":
         return 0
     return -strength if choice == "A" else strength
+
+
+def _flip(value: Any) -> Any:
+    """The same answer with A and B exchanged (strength and tie unchanged)."""
+    other = {"A": "B", "B": "A"}
+    if isinstance(value, dict) and value.get("choice") in other:
+        return {**value, "choice": other[value["choice"]]}
+    return other.get(value, value) if isinstance(value, str) else value
 
 
 def _choice_strength(value: Any) -> tuple[Any, Any]:
@@ -77,6 +86,10 @@ class Preference(QuestionType):
             return {"choice": raw, "strength": int(strength) if is_int_text(strength) else strength}
         return raw
 
+    def canonical(self, q, value, order):
+        # "A" is the first of the two shown: response 1 when the pair is shown swapped.
+        return _flip(value) if pair_swapped(order) else value
+
     def display(self, q, value, task=None):
         if value is None:
             return "—"
@@ -96,6 +109,8 @@ class Preference(QuestionType):
         return keys
 
     def widget(self, q, value, *, data, view):
+        if pair_swapped(view.get("order")):
+            value = _flip(value)
         choice, strength = _choice_strength(value)
         return {
             "choices": [

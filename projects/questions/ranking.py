@@ -51,7 +51,8 @@ class Ranking(QuestionType):
 
     def widget(self, q, value, *, data, view):
         ranked = isinstance(value, list) and bool(value)
-        order = value if ranked else list(range(view["n_responses"]))
+        # Items carry their canonical index, so the posted order is canonical as it is.
+        order = value if ranked else view.get("order") or list(range(view["n_responses"]))
         by_index = {r["index"]: r for r in view["responses"]}
         shown = [i for i in order if i in by_index]
         # A partial or bad order (sent back with its error) still shows every response.

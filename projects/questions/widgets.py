@@ -14,13 +14,20 @@ from django.http import QueryDict
 
 from . import question_type
 from .base import as_text, letter
+from .order import shown_position
 
 
-def task_view(data: Any) -> dict:
-    """What the page shows of a task, every text a string (Markdown rendered later)."""
+def task_view(data: Any, order: list[int] | None = None) -> dict:
+    """What the page shows of a task, every text a string (Markdown rendered later).
+
+    ``order`` (canonical indices, first shown first) is the order the responses
+    are shown and lettered in; each keeps its canonical ``index``.
+    """
     data = data if isinstance(data, dict) else {"instruction": as_text(data)}
     responses = data.get("responses")
     responses = responses if isinstance(responses, list) else []
+    stored = list(range(len(responses)))
+    shown = order if order is not None and sorted(order) == stored else stored
     messages = []
     raw_messages = data.get("messages")
     for message in raw_messages if isinstance(raw_messages, list) else []:
@@ -35,19 +42,29 @@ def task_view(data: Any) -> dict:
         "input": as_text(data.get("input")),
         "messages": messages,
         "responses": [
-            {"index": i, "letter": letter(i), "text": as_text(r)} for i, r in enumerate(responses)
+            {"index": i, "position": p, "letter": letter(p), "text": as_text(responses[i])}
+            for p, i in enumerate(shown)
         ],
         "n_responses": len(responses),
+        "order": shown,
     }
 
 
 def question_widgets(
-    questions: list[dict], data: Any, *, values: dict | None = None, errors: dict | None = None
+    questions: list[dict],
+    data: Any,
+    *,
+    values: dict | None = None,
+    errors: dict | None = None,
+    order: list[int] | None = None,
 ) -> list[dict]:
-    """Everything a template needs to draw each question: ``w.template`` with its context."""
+    """Everything a template needs to draw each question: ``w.template`` with its context.
+
+    ``values`` are canonical; ``order`` is the order the responses are shown in.
+    """
     values = values or {}
     errors = errors or {}
-    view = task_view(data)
+    view = task_view(data, order)
     widgets = []
     for position, q in enumerate(questions):
         qt = question_type(q)
@@ -67,7 +84,7 @@ def question_widgets(
                 "help": q.get("help", ""),
                 "required": q.get("required", True),
                 "error": (errors.get(f"values.{name}") or [None])[0],
-                "target": letter(int(target.split(".")[1]))
+                "target": letter(shown_position(view["order"], int(target.split(".")[1])))
                 if isinstance(target, str) and target.startswith("responses.")
                 else None,
                 **qt.widget(q, value, data=data, view=view),
@@ -76,11 +93,17 @@ def question_widgets(
     return widgets
 
 
-def values_from_post(questions: list[dict], post: QueryDict) -> dict:
-    """The answer as the schema expects it; bad input is passed on for validation to name."""
+def values_from_post(
+    questions: list[dict], post: QueryDict, order: list[int] | None = None
+) -> dict:
+    """The answer as the schema expects it; bad input is passed on for validation to name.
+
+    A form drawn with the responses in ``order`` is read back in the canonical order.
+    """
     values: dict[str, Any] = {}
     for q in questions:
-        value = question_type(q).from_post(q, post, f"q-{q['name']}")
+        qt = question_type(q)
+        value = qt.from_post(q, post, f"q-{q['name']}")
         if value is not None:
-            values[q["name"]] = value
+            values[q["name"]] = qt.canonical(q, value, order)
     return values

@@ -272,8 +272,8 @@
       var opts = q.querySelectorAll('input[name="' + name + '"]');
       done = d >= 1 && d <= opts.length && check(opts[d - 1]);
     } else if (how === "order") {
-      // Digit n puts response n (1-based) next in the order being built.
-      var list = q.querySelector("ol.ranking"), li = list.querySelector('li[data-index="' + (d - 1) + '"]');
+      // Digit n puts the n-th response shown (1-based, its letter) next in the order being built.
+      var list = q.querySelector("ol.ranking"), li = list.querySelector('li[data-position="' + (d - 1) + '"]');
       if (!li) return;
       var placed = Number(list.dataset.placed || 0);
       if (placed >= list.children.length) placed = 0;

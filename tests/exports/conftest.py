@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from agreement.models import Resolution, TaskAgreement
+from agreement.models import AgreementSnapshot, Resolution, TaskAgreement
 from projects.models import Annotation, Task
 from tests.factories import UserFactory
 
@@ -95,3 +97,10 @@ def lines(export) -> list[dict]:
 
     with open(export.file_path, "rb") as handle:
         return [orjson.loads(line) for line in handle]
+
+
+def agreement_fresh(project, **data) -> AgreementSnapshot:
+    """A snapshot newer than every answer: the hand-made consensus is what an export reads."""
+    return AgreementSnapshot.objects.create(
+        project=project, computed_at=timezone.now() + timedelta(minutes=1), data=data
+    )

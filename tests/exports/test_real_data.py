@@ -77,7 +77,11 @@ def real_project(text_project):
 
 def test_real_data_exports_load_and_have_training_shapes(real_project):
     sft = build(real_project, "sft")
-    assert sft.row_count == ROWS
+    # Disputed tasks (a tie) are left out until a reviewer resolves them, and counted.
+    disputed = real_project.tasks.filter(state="disputed").count()
+    assert disputed > 0
+    assert sft.row_count == ROWS - disputed
+    assert sft.excluded == {"incomplete": disputed}
     dataset = load_dataset("json", data_files=sft.file_path, split="train")
     for row in dataset:
         roles = [m["role"] for m in row["messages"]]

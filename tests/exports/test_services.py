@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from agreement.models import AgreementSnapshot
 from exports.formats import split_of
 from exports.services import export_filters_clean
-from tests.exports.conftest import build, lines, make_task
+from tests.exports.conftest import agreement_fresh, build, lines, make_task
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -64,6 +64,7 @@ def filled(text_project, crew):
         agreement=1.0,
     )
     make_task(text_project, 5, data={"instruction": "No reference here."})
+    agreement_fresh(text_project)
     return text_project
 
 
@@ -132,6 +133,8 @@ def test_filters_reviewed_agreement_gold(filled):
 
 
 def test_min_annotator_quality_uses_latest_snapshot(filled, crew):
+    from datetime import timedelta
+
     from django.utils import timezone
 
     quality = [
@@ -140,7 +143,9 @@ def test_min_annotator_quality_uses_latest_snapshot(filled, crew):
         {"annotator_id": crew[2].pk, "quality": 0.3},
     ]
     AgreementSnapshot.objects.create(
-        project=filled, computed_at=timezone.now(), data={"annotators": quality}
+        project=filled,
+        computed_at=timezone.now() + timedelta(minutes=2),
+        data={"annotators": quality},
     )
     out = lines(build(filled, "annotations", min_annotator_quality=0.5))
     assert len(out) == 7
@@ -238,3 +243,65 @@ def test_webhook_is_signed(filled):
     payload = json.loads(body)
     assert payload["event"] == "export.ready"
     assert payload["sha256"] == export.sha256
+
+
+def test_export_counts_what_it_left_out_and_why(filled):
+    sft = build(filled, "sft")
+    # t5 is open (no answers reached the overlap); the rest give a line.
+    assert sft.excluded == {"incomplete": 1}
+    no_gold = build(filled, "sft", gold="exclude", min_agreement=0.6)
+    # gold first (t4), then incomplete (t5), then agreement (t3 at 0.5); t1 and t2 stay.
+    assert no_gold.excluded == {"gold": 1, "incomplete": 1, "min_agreement": 1}
+    assert no_gold.row_count == 2
+    preference = build(filled, "preference")
+    assert preference.excluded == {"incomplete": 1, "no_answer": 1}  # t3 prefers neither
+
+
+def test_a_single_answer_is_never_a_consensus(text_project, crew):
+    one = {"answer": "Only one said so", "better": "A", "order": [0, 1, 2], "_single": True}
+    # No reference to fall back on.
+    bare = {"instruction": "Say hi.", "responses": ["Hi.", "Hello."]}
+    make_task(text_project, 1, consensus=one, annotators=crew[:1], data=bare)
+    task = make_task(text_project, 2, consensus=dict(one), annotators=crew[:1], data=dict(bare))
+    task.state = "open"
+    task.save(update_fields=["state"])
+    tied = {"answer": "Either", "_ties": ["answer"], "better": "A"}
+    make_task(text_project, 3, consensus=tied, annotators=crew[:2], data={"instruction": "Hi."})
+    agreement_fresh(text_project)
+    export = build(text_project, "sft")
+    assert lines(export) == []
+    assert export.excluded == {"incomplete": 2, "tie": 1}
+    everything = lines(build(text_project, "sft", include_incomplete=True))
+    assert [x["metadata"]["source"] for x in everything] == ["single", "single"]
+    assert not any(x["metadata"]["source"] == "consensus" for x in everything)
+
+
+def test_include_incomplete_is_a_checked_filter(text_project):
+    clean = export_filters_clean(filters={}, project=text_project, format="sft")
+    assert clean["include_incomplete"] is False
+    with pytest.raises(ValidationError) as caught:
+        export_filters_clean(
+            filters={"include_incomplete": "yes"}, project=text_project, format="sft"
+        )
+    assert "filters.include_incomplete" in caught.value.message_dict
+
+
+def test_export_brings_a_stale_consensus_up_to_date(text_project, crew):
+    from agreement.services import agreement_snapshot_create
+    from labeling.services import annotation_submit
+
+    task = make_task(text_project, 1)
+    text_project.overlap = 2
+    text_project.save(update_fields=["overlap"])
+    values = {"answer": "Both agree.", "better": "A", "order": [0, 1, 2]}
+    annotation_submit(task=task, annotator=crew[0], values=values)
+    agreement_snapshot_create(project_id=text_project.pk)
+    before = AgreementSnapshot.objects.filter(project=text_project).count()
+    # The second answer comes after the snapshot: the export must not miss it.
+    annotation_submit(task=task, annotator=crew[1], values=dict(values))
+    export = build(text_project, "sft")
+    assert AgreementSnapshot.objects.filter(project=text_project).count() == before + 1
+    out = lines(export)
+    assert [x["messages"][-1]["content"] for x in out] == ["Both agree."]
+    assert out[0]["metadata"]["source"] == "consensus"
+    assert export.excluded == {}

@@ -62,12 +62,28 @@ def test_hh_transcripts_split_into_conversation_and_two_final_turns(project):
     row = orjson.loads((DATA / "hh_rlhf_harmless_base_test.jsonl").open("rb").readline())
     chosen_final = row["chosen"].rsplit("\n\nAssistant: ", 1)[1]
     rejected_final = row["rejected"].rsplit("\n\nAssistant: ", 1)[1]
-    assert first.data["responses"] == [chosen_final, rejected_final]
+    chosen_at = first.data["meta"]["hh_chosen"]
+    assert first.data["responses"][chosen_at] == chosen_final
+    assert first.data["responses"][1 - chosen_at] == rejected_final
     assert chosen_final != rejected_final
     assert len(messages) == row["chosen"].count("\n\nHuman: ") * 2 - 1
     # The pairs whose conversations differ before the last turn keep both.
     diverging = Task.objects.filter(project=project, data__meta__has_key="rejected_messages")
     assert diverging.count() == 5
+
+
+def test_hh_position_is_no_proxy_for_the_chosen_reply(project):
+    run(project, DATA / "hh_rlhf_harmless_base_test.jsonl")
+    tasks = list(Task.objects.filter(project=project))
+    firsts = sum(t.data["meta"]["hh_chosen"] == 0 for t in tasks)
+    # About half the chosen replies come first, not all of them.
+    assert 0.4 < firsts / len(tasks) < 0.6
+    # The same record always gets the same order.
+    turn = "\n\nHuman: hi\n\nAssistant: "
+    record = {"chosen": turn + "hello", "rejected": turn + "go"}
+    again = [shapes.normalise_hh(dict(record)).data for _ in range(2)]
+    assert again[0] == again[1]
+    assert again[0]["responses"][again[0]["meta"]["hh_chosen"]] == "hello"
 
 
 def test_predictions_file_is_alpaca_with_response_and_reference(project):
