@@ -67,9 +67,9 @@ max_connections = 200
 shared_buffers = 1GB
 CONF
   fi
-  # Folders made by earlier versions of this script turned durability off in
-  # their configuration; the command line below sets it either way.
-  sed -i '/^synchronous_commit = off$/d' "$PG_DATA/postgresql.conf"
+  # Durability is set on the command line below, never in the configuration:
+  # drop any setting an earlier version of this script wrote there.
+  sed -i '/^synchronous_commit[[:space:]]*=/d' "$PG_DATA/postgresql.conf"
   local sync=on
   [ "${QUORUM_PG_RELAXED:-0}" = "1" ] && sync=off
   if as_pg "'$PG_BIN/pg_ctl' -D '$PG_DATA' status" >/dev/null 2>&1; then

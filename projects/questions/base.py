@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -77,7 +78,7 @@ def check_agree(kind: QuestionType, q: dict, err: ErrorFn) -> None:
         err("agree", "must be a similarity above 0 and at most 1 (1 = the same answer)")
 
 
-class QuestionType:
+class QuestionType(ABC):
     """One kind of question. Subclasses set the class attributes and override what differs.
 
     ``q`` is always a question already accepted by :meth:`check` (normalised by
@@ -103,6 +104,7 @@ class QuestionType:
 
     def check(self, q: dict, err: ErrorFn) -> None:
         """Validate the type's own fields, calling ``err(field, message)`` per problem."""
+        return None  # a type with no fields of its own has nothing to check
 
     def level(self, q: dict) -> str:
         """The level of measurement agreement is computed at."""
@@ -150,6 +152,7 @@ class QuestionType:
 
     # --- answers ------------------------------------------------------------
 
+    @abstractmethod
     def validate(
         self, q: dict, value: Any, *, n_responses: int, assistant_turns: frozenset[int]
     ) -> Any:
@@ -157,7 +160,6 @@ class QuestionType:
 
         Only called with a value that :meth:`blank` left non-empty.
         """
-        raise NotImplementedError
 
     def blank(self, value: Any) -> Any:
         """``value``, with an answer that says nothing turned into ``None``, ``""`` or ``[]``."""
