@@ -66,8 +66,8 @@ def setup(url: str, n_tasks: int, n_annotators: int, env: dict) -> tuple[int, li
         project_id = conn.execute(
             """INSERT INTO projects_project (name, slug, description, guidelines, questions,
                  overlap, gold_fraction, lease_seconds, agreement_threshold, status,
-                 created_at, updated_at)
-               VALUES (%s, %s, '', '', %s, 3, 0.0, 900, 0.5, 'active', now(), now())
+                 skip_reasons, created_at, updated_at)
+               VALUES (%s, %s, '', '', %s, 3, 0.0, 900, 0.5, 'active', '[]', now(), now())
                RETURNING id""",
             (f"Bench {n_tasks}", f"bench-{n_tasks}", json.dumps(QUESTIONS)),
         ).fetchone()[0]
