@@ -120,6 +120,9 @@ def demo_load() -> tuple[Project, list[tuple[str, str, str]]]:
             "guidelines": GUIDELINES,
             "questions": QUESTIONS,
             "overlap": 3,
+            # The loader already puts either model first by a stable hash, and the
+            # questions name "response A": shuffling again would make those titles lie.
+            "shuffle_responses": False,
             "created_by": users["lead"],
         },
     )
