@@ -220,7 +220,8 @@ def shown_order(task: Task, annotator) -> list[int] | None:
         return None
     if len(responses) < 2:
         return None
-    return response_order(task.pk, annotator.pk, len(responses))
+    pair_first = questions.compares_pair(task.project.questions)
+    return response_order(task.pk, annotator.pk, len(responses), pair_first=pair_first)
 
 
 def annotation_submit(
@@ -311,6 +312,8 @@ def annotation_revise(
     clean = validate_values(task.project.questions, values, **answer_context(task.data))
     lead_time = _clean_lead_time(lead_time_s)
     with transaction.atomic():
+        # The task first, as a submit takes it: its state is decided again below.
+        locked = Task.objects.select_for_update().only("state", "target_overlap").get(pk=task.pk)
         current = Annotation.objects.select_for_update().get(pk=annotation.pk)
         if current.values == clean:
             return current
@@ -327,8 +330,28 @@ def annotation_revise(
         # A reviewer judged the old text, not this one: it goes back to review.
         current.review_state = Annotation.ReviewState.PENDING
         current.save(update_fields=["values", "lead_time_s", "review_state", "updated_at"])
+        _resettle(locked, task.project)
         _answers_changed(current.project_id)
     return current
+
+
+def _resettle(task: Task, project: Project) -> None:
+    """Decide a settled task's state again after one of its answers changed.
+
+    A complete task whose answers now disagree asks for one more answer (or is
+    disputed at the maximum); a disputed one whose answers now agree completes.
+    Open tasks settle at their next submit, and a reviewer's resolution stands.
+    """
+    if task.state not in (Task.State.COMPLETE, Task.State.DISPUTED):
+        return
+    answers = list(Annotation.objects.filter(task_id=task.pk).values_list("values", flat=True))
+    count = len(answers)
+    state, grow_to, disputed = task_settle(project, count=count, target=count, answers=answers)
+    Task.objects.filter(pk=task.pk).update(
+        state=state,
+        target_overlap=grow_to or task.target_overlap,
+        disputed_questions=disputed,
+    )
 
 
 def assignment_skip(*, assignment: Assignment, reason: str) -> Assignment:
@@ -377,9 +400,7 @@ def assignment_unskip(*, assignment: Assignment) -> Assignment:
     current.expires_at = now + timedelta(seconds=project.lease_seconds)
     current.skip_reason = ""
     current.finished_at = None
-    current.save(
-        update_fields=["state", "leased_at", "expires_at", "skip_reason", "finished_at"]
-    )
+    current.save(update_fields=["state", "leased_at", "expires_at", "skip_reason", "finished_at"])
     current.task = task
     return current
 

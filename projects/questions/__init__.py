@@ -58,9 +58,23 @@ def disputed(questions: list[dict], answers: list[dict]) -> list[str]:
     ]
 
 
+def compares_pair(questions: list[dict]) -> bool:
+    """Whether any question compares responses 0 and 1 as A and B."""
+    return any(question_type(q).compares_pair for q in questions)
+
+
 def yielding(kind: str) -> tuple[str, ...]:
     """Names of the types whose answers give ``kind`` for exports (``text``, ``pairs``)."""
     return tuple(t.name for t in _TYPES if kind in t.yields)
 
 
-__all__ = ["REGISTRY", "TYPES", "QuestionType", "disputed", "get", "question_type", "yielding"]
+__all__ = [
+    "REGISTRY",
+    "TYPES",
+    "QuestionType",
+    "compares_pair",
+    "disputed",
+    "get",
+    "question_type",
+    "yielding",
+]

@@ -97,6 +97,9 @@ class QuestionType(ABC):
     #: (A/B/tie with strength, -3..3), ``subset`` (a set of options), ``ranking``
     #: (an order of responses), ``text`` (free text, token F1).
     encoding: ClassVar[str] = "categorical"
+    #: Whether answers compare responses 0 and 1 as "A" and "B": those two are
+    #: then always shown first, so the letters name them (see order.py).
+    compares_pair: ClassVar[bool] = False
     #: What the type feeds exports with: ``"text"`` (SFT targets), ``"pairs"`` (preference).
     yields: ClassVar[frozenset[str]] = frozenset()
 

@@ -12,11 +12,24 @@ import hashlib
 import random
 
 
-def response_order(task_id: int, annotator_id: int, n_responses: int) -> list[int]:
-    """A permutation of ``range(n_responses)``, the same for every call with the same ids."""
+def response_order(
+    task_id: int, annotator_id: int, n_responses: int, *, pair_first: bool = False
+) -> list[int]:
+    """A permutation of ``range(n_responses)``, the same for every call with the same ids.
+
+    ``pair_first`` keeps responses 0 and 1 (the pair a preference compares) in
+    the first two places, in either order, and shuffles the rest behind them:
+    the letters A and B then name the pair whatever else the task holds.
+    """
     digest = hashlib.sha256(f"{task_id}:{annotator_id}".encode()).digest()
+    rng = random.Random(int.from_bytes(digest[:8], "big"))
+    if pair_first and n_responses > 2:
+        pair, rest = [0, 1], list(range(2, n_responses))
+        rng.shuffle(pair)
+        rng.shuffle(rest)
+        return pair + rest
     order = list(range(n_responses))
-    random.Random(int.from_bytes(digest[:8], "big")).shuffle(order)
+    rng.shuffle(order)
     return order
 
 

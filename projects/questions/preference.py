@@ -49,6 +49,7 @@ class Preference(QuestionType):
     fields = frozenset({"strength"})
     default_level = "ordinal"
     yields = frozenset({"pairs"})
+    compares_pair = True
 
     def check(self, q, err):
         if "strength" in q and not isinstance(q["strength"], bool):

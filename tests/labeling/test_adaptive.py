@@ -13,6 +13,7 @@ import pytest
 from labeling.models import Assignment
 from labeling.services import (
     AnswerConflict,
+    annotation_revise,
     annotation_submit,
     annotations_import,
     assignment_lease_next,
@@ -112,6 +113,45 @@ def test_a_question_threshold_is_its_own(db):
     annotation_submit(task=task, annotator=b, values={"score": 4, "fix": "the cat sat"})
     task.refresh_from_db()
     assert task.disputed_questions == ["score"]
+
+
+@pytest.mark.django_db
+def test_a_revision_settles_its_task_again(db):
+    project = ProjectFactory(overlap=2)
+    task = TaskFactory(project=project)
+    a, b = _annotators(project, 2)
+    first, _ = annotation_submit(task=task, annotator=a, values=ANSWER)
+    annotation_submit(task=task, annotator=b, values=_answer(better="B"))
+    task.refresh_from_db()
+    assert (task.state, task.disputed_questions) == ("disputed", ["better"])
+
+    # The first annotator comes round to the other's view: nothing is left in dispute.
+    annotation_revise(annotation=first, values=_answer(better="B"))
+    task.refresh_from_db()
+    assert (task.state, task.disputed_questions) == ("complete", None)
+
+    # And back again: the task is disputed on that question once more.
+    first.refresh_from_db()
+    annotation_revise(annotation=first, values=ANSWER)
+    task.refresh_from_db()
+    assert (task.state, task.disputed_questions) == ("disputed", ["better"])
+
+
+@pytest.mark.django_db
+def test_a_revision_that_breaks_agreement_asks_for_one_more_answer(adaptive):
+    task = TaskFactory(project=adaptive)
+    a, b, c = _annotators(adaptive, 3)
+    first, _ = annotation_submit(task=task, annotator=a, values=ANSWER)
+    annotation_submit(task=task, annotator=b, values=ANSWER)
+    task.refresh_from_db()
+    assert task.state == "complete"
+
+    annotation_revise(annotation=first, values=_answer(topic="coding"))
+    task.refresh_from_db()
+    assert (task.state, task.target_overlap) == ("open", 3)
+    lease = assignment_lease_next(project=adaptive, annotator=c)
+    assert lease is not None
+    assert lease.task_id == task.pk
 
 
 @pytest.mark.django_db

@@ -153,3 +153,24 @@ def test_revising_shows_the_first_order_and_keeps_answers_canonical(client):
     answer.refresh_from_db()
     assert answer.values["better"] == "A"
     assert answer.shown_order == order
+
+
+@pytest.mark.django_db
+def test_a_preference_on_three_responses_always_shows_its_pair_as_a_and_b():
+    from labeling.services import shown_order
+
+    data = {"instruction": "Greet", "responses": ["one", "two", "three"]}
+    compare = ProjectFactory(
+        shuffle_responses=True, questions=[{"name": "better", "type": "preference"}]
+    )
+    rank = ProjectFactory(shuffle_responses=True, questions=[{"name": "order", "type": "ranking"}])
+    people = UserFactory.create_batch(30)
+    compared_task = TaskFactory(project=compare, data=data)
+    ranked_task = TaskFactory(project=rank, data=data)
+    compared = [shown_order(compared_task, user) for user in people]
+    ranked = [shown_order(ranked_task, user) for user in people]
+    # "A is better" names response 0 or 1, never the third one shown first.
+    assert all(sorted(order[:2]) == [0, 1] for order in compared)
+    assert {order[0] for order in compared} == {0, 1}
+    # Without a pair to compare, any response may come first.
+    assert {order[0] for order in ranked} == {0, 1, 2}

@@ -82,3 +82,11 @@ def test_letters_follow_the_shown_order():
 def test_an_order_that_does_not_fit_the_task_is_ignored():
     view = task_view(DATA, [0, 1])
     assert [r["index"] for r in view["responses"]] == [0, 1, 2]
+
+
+def test_a_pair_first_order_keeps_the_compared_pair_in_front_and_shuffles_the_rest():
+    orders = [response_order(7, annotator, 4, pair_first=True) for annotator in range(60)]
+    assert all(sorted(order[:2]) == [0, 1] for order in orders)
+    # Both ways round for the pair (against position bias), and the rest shuffled too.
+    assert {tuple(order[:2]) for order in orders} == {(0, 1), (1, 0)}
+    assert {tuple(order[2:]) for order in orders} == {(2, 3), (3, 2)}
