@@ -6,15 +6,18 @@ so the last page of a million tasks costs what the first does.
 
 from __future__ import annotations
 
-from django.db.models import BooleanField, Exists, OuterRef, QuerySet
+import re
+
+from django.db.models import BooleanField, Exists, OuterRef, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from agreement.sql import TASK_SEARCH_TEXT
+from agreement.sql import TASK_SEARCH_MATCH
 from labeling.models import Assignment
 from projects.models import Annotation, AnnotationRevision, Project, Task
 from projects.selectors import tasks_filtered
+from projects.sql import TASK_SEARCH_CHARS, TASK_SEARCH_TEXT
 
 PAGE_SIZE = 50
 FILTERS = (
@@ -25,13 +28,42 @@ FILTERS = (
     "question",
     "annotator",
     "is_gold",
+    "import",
     "after",
 )
+# What the search page says it does (the template shows it; docs/agreement.md too).
+SEARCH_HELP = (
+    f"Finds tasks whose prompt (its first {TASK_SEARCH_CHARS:,} characters) has every word, "
+    "whole or as the start of a longer one: otter finds Otters. "
+    'Put words in "double quotes" to find them together, exactly as typed.'
+)
+# Letters and digits; anything else separates words (as the index's parser does,
+# mostly), so user input never reaches to_tsquery's own syntax.
+_WORD = re.compile(r"[^\W_]+")
 
 
 def _like(term: str) -> str:
     escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def search_condition(project: Project, term: str) -> Q:
+    """The condition for a search ``term``; raises ValueError when it has no word.
+
+    Every word must be among the prompt's words (``TaskWords``), whole or as a
+    prefix. A "quoted phrase" also has to be in the prompt as typed (any case):
+    that ILIKE runs only on the tasks the words found, so it stays bounded.
+    """
+    phrases = [p for p in re.findall(r'"([^"]*)"', term) if p.strip()]
+    words = _WORD.findall(term.lower())
+    if not words:
+        raise ValueError(f"q: {term!r} has no word to search for (letters or digits)")
+    query = " & ".join(f"'{word}':*" for word in dict.fromkeys(words))
+    condition = Q(RawSQL(TASK_SEARCH_MATCH, [query, project.pk, project.pk, query], BooleanField()))
+    for phrase in phrases:
+        like = _like(" ".join(phrase.split()))
+        condition &= Q(RawSQL(f"{TASK_SEARCH_TEXT} ILIKE %s", [like], output_field=BooleanField()))
+    return condition
 
 
 def _int(params, name: str) -> int | None:
@@ -58,9 +90,7 @@ def browser_tasks(*, project: Project, filters: dict[str, str]) -> QuerySet[Task
     """Tasks matching ``filters`` (see FILTERS), by id. Raises ValueError naming a bad filter."""
     tasks = tasks_filtered(project, filters)
     if term := filters.get("q", "").strip():
-        tasks = tasks.filter(
-            RawSQL(f"{TASK_SEARCH_TEXT} ILIKE %s", [_like(term)], output_field=BooleanField())
-        )
+        tasks = tasks.filter(search_condition(project, term))
     if question := filters.get("question"):
         if project.question(question) is None:
             raise ValueError(f"question: {question!r} is not a question of this project")

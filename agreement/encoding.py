@@ -197,6 +197,10 @@ class Encoder:
         """Extra figures about how the answers spread (none by default)."""
         return {}
 
+    def distribution_answer(self, key: object) -> object:
+        """A ``distribution`` value as an answer, so pages show it as they show answers."""
+        return key
+
 
 class _Scaled(Encoder):
     """One number per task on a declared scale: label, rating, preference."""
@@ -302,15 +306,19 @@ class Preference(_Scaled):
         scale = np.arange(-top, top + 1, dtype=float)
         return self._encoded(raw, task_idx, n_tasks, "ordinal", scale, float(2 * top))
 
+    def _answer(self, score: int):
+        side = "tie" if score == 0 else ("A" if score < 0 else "B")
+        return {"choice": side, "strength": abs(score)} if self.question.get("strength") else side
+
+    def distribution_answer(self, key):
+        try:
+            return self._answer(int(key))
+        except (TypeError, ValueError):
+            return key
+
     def answers(self, enc, choice, tied, n_tasks):
         missing = np.isnan(choice)
-        strength = bool(self.question.get("strength"))
-
-        def shape(v: int):
-            side = "tie" if v == 0 else ("A" if v < 0 else "B")
-            return {"choice": side, "strength": abs(v)} if strength else side
-
-        table = [shape(int(v)) for v in enc.scale]
+        table = [self._answer(int(v)) for v in enc.scale]
         codes = np.where(missing, -1, np.nan_to_num(choice) - int(enc.scale[0])).astype(np.int64)
         if codes.max(initial=-1) < len(table) and codes.min(initial=0) >= -1:
             return codes, table, tied

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Q, Value, When
 
 from agreement.encoding import Encoded, Encoder, Tally, pair_scores
 from labeling.models import Assignment
-from projects.models import Project
+from projects.models import Membership, Project
 
 GOLD_WEIGHT = 2.0  # a gold answer is direct evidence; agreement with peers is indirect
 SKIP_PENALTY = 0.5
@@ -184,6 +184,44 @@ def annotator_rows(project: Project, coder_ids: np.ndarray) -> tuple[dict, dict]
         )
     }
     return users, skips
+
+
+GOLD_MIN = 5  # gold answers before gold accuracy alone estimates an annotator's accuracy
+
+
+def accuracy_estimates(rows: list[dict], questions: dict) -> dict[int, float]:
+    """Each annotator's estimated share of right answers, from a snapshot's figures.
+
+    Their gold accuracy once they answered ``GOLD_MIN`` gold tasks; else the
+    mean of their Dawid-Skene accuracies over the questions that have them;
+    else their agreement with the others' consensus (leave-one-out).
+    """
+    skene: dict[int, list[float]] = {}
+    for stats in questions.values():
+        for row in (stats.get("dawid_skene") or {}).get("accuracy", []):
+            skene.setdefault(row["annotator_id"], []).append(row["accuracy"])
+    out = {}
+    for row in rows:
+        uid = row["annotator_id"]
+        if row["gold_accuracy"] is not None and row["gold_answers"] >= GOLD_MIN:
+            out[uid] = row["gold_accuracy"]
+        elif uid in skene:
+            out[uid] = round(sum(skene[uid]) / len(skene[uid]), 4)
+        elif row["agreement"] is not None:
+            out[uid] = row["agreement"]
+    return out
+
+
+def accuracies_store(project: Project, rows: list[dict], questions: dict) -> None:
+    """Keep each member's estimated accuracy (what ``stop_confidence`` weighs answers by)."""
+    found = accuracy_estimates(rows, questions)
+    for row in rows:
+        row["accuracy"] = found.get(row["annotator_id"])
+    if not found:
+        return
+    Membership.objects.filter(project=project, user_id__in=found).update(
+        accuracy=Case(*(When(user_id=uid, then=Value(a)) for uid, a in found.items()))
+    )
 
 
 def annotators(*, coder_ids, coder_idx, lead, totals: AnnotatorTotals, users, skips) -> list[dict]:

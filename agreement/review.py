@@ -42,4 +42,3 @@ def annotation_review(
         update_fields=["review_state", "review_comment", "reviewed_by", "reviewed_at", "updated_at"]
     )
     return annotation
-

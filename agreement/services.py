@@ -318,6 +318,7 @@ def agreement_snapshot_create(*, project_id: int, bootstrap: int = BOOTSTRAP_SAM
             write.cancel()
             raise
         write_s = write.wait()
+        quality.accuracies_store(project, body["annotators"], body["questions"])
         body["computed_at"] = now.isoformat()
         body["timings"]["write_s"] = round(write_s, 3)
         snapshot = AgreementSnapshot.objects.create(
@@ -327,4 +328,3 @@ def agreement_snapshot_create(*, project_id: int, bootstrap: int = BOOTSTRAP_SAM
             data=body,
         )
     return snapshot
-

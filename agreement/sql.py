@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from agreement.models import TaskAgreement
 from projects.models import Annotation, Task
+from projects.sql import TASK_SEARCH_WORDS, TASK_WORDS, TASK_WORDS_TAIL
 
 
 def _column(model, field: str) -> str:
@@ -169,11 +170,17 @@ TASKS_SETTLE = f"""
        AND r.disputed = 0 AND nullif(r.agreement, 'NaN'::float8) IS NOT NULL
 """
 
-# The text the task browser searches (an index on it, if one is added, must use
-# this very expression for the planner to use it).
-_DATA = f'"{TASKS}"."{_column(Task, "data")}"'
-TASK_SEARCH_TEXT = (
-    f"(coalesce({_DATA}->>'instruction', '') || ' ' || coalesce({_DATA}->>'input', '') || ' ' || "
-    f"coalesce(jsonb_path_query_array({_DATA}, '$.messages[*] ? (@.role == \"user\").content')"
-    "::text, ''))"
-)
+# The task browser's search (agreement.browser.search_condition). Parameters: the
+# tsquery; the project id twice, the tsquery. The tasks whose words match (of any
+# project: the GIN index holds no project, and the page keeps its own), plus the
+# project's tasks stored since its words were last written, whose words are
+# computed here (a few seconds' worth of imports at most). As an array: the id
+# index then returns the matches in id order and the page stops after 51. (The
+# planner takes any word prefix to match 2% of the tasks; given a plain
+# condition it walked every id for a rare word, 10 s at a million.)
+TASK_SEARCH_MATCH = f"""{TASKS}.id = ANY(ARRAY(
+    SELECT task_id FROM {TASK_WORDS} WHERE words @@ to_tsquery('simple'::regconfig, %s)
+    UNION ALL
+    SELECT id FROM {TASKS}
+     WHERE project_id = %s AND id > {TASK_WORDS_TAIL}
+       AND {TASK_SEARCH_WORDS} @@ to_tsquery('simple'::regconfig, %s)))"""

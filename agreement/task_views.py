@@ -11,8 +11,15 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from agreement.browser import browser_filters, browser_page, browser_task, task_history
+from agreement.browser import (
+    SEARCH_HELP,
+    browser_filters,
+    browser_page,
+    browser_task,
+    task_history,
+)
 from agreement.bulk import ACTIONS, tasks_bulk
+from imports.models import ImportJob
 from projects.models import Role, Task
 from projects.questions.widgets import task_view
 from projects.schema import answer_display
@@ -29,6 +36,12 @@ def _list_context(request, project, filters: dict) -> dict:
         "states": Task.State.choices,
         "chosen_states": filters.get("state", "").split(","),
         "members": members_of(project),
+        "imports": ImportJob.objects.filter(
+            project=project, state=ImportJob.State.DONE, created_count__gt=0
+        )
+        .only("id", "filename", "created_count", "finished_at")
+        .order_by("-id"),
+        "search_help": SEARCH_HELP,
         "actions": ACTIONS,
         "query": urlencode(query),
         "is_lead": project_role(request.user, project) == Role.LEAD,

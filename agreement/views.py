@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from agreement import charts
+from agreement.encoding import encoder_for
 from agreement.review import annotation_review, resolution_save
 from agreement.scheduling import agreement_refresh_now
 from agreement.selectors import (
@@ -40,6 +41,17 @@ SORTS = {
 TREND_POINTS = 30
 
 
+def _shown_distribution(distribution: list[dict], question: dict | None) -> list[dict]:
+    """Each value as answers are shown ("A is better", "3 · Acceptable"), not its code."""
+    if question is None:
+        return distribution
+    encoder = encoder_for(question)
+    return [
+        {**d, "value": answer_display(encoder.distribution_answer(d["value"]), question)}
+        for d in distribution
+    ]
+
+
 def _dashboard_context(project, *, sort: str = "quality") -> dict:
     snapshot = agreement_latest(project=project)
     context: dict = {"project": project, "snapshot": snapshot, "sort": sort}
@@ -47,7 +59,8 @@ def _dashboard_context(project, *, sort: str = "quality") -> dict:
         return context
     data = snapshot.data
     history = snapshot_history(project=project, limit=TREND_POINTS)
-    titles = {q["name"]: q.get("title") or q["name"] for q in project.questions}
+    by_name = {q["name"]: q for q in project.questions}
+    titles = {name: q.get("title") or name for name, q in by_name.items()}
     questions = []
     for name, q in data.get("questions", {}).items():
         alpha = q.get("krippendorff_alpha")
@@ -62,7 +75,11 @@ def _dashboard_context(project, *, sort: str = "quality") -> dict:
                 "stats": q,
                 "reading": charts.reading(alpha),
                 "trend": charts.trend(points),
-                "bars": charts.bars(q["distribution"]) if q.get("distribution") else None,
+                "bars": (
+                    charts.bars(_shown_distribution(q["distribution"], by_name.get(name)))
+                    if q.get("distribution")
+                    else None
+                ),
             }
         )
     key, descending = SORTS.get(sort, SORTS["quality"])

@@ -96,7 +96,11 @@ class TasksWrite:
             copy.write(rows)
         del rows
         cursor.execute(sql.RESULTS_ANALYZE)
-        self._statements = [sql.RESULTS_UPSERT, sql.TASKS_DISPUTE, sql.TASKS_SETTLE]
+        self._statements = [sql.RESULTS_UPSERT]
+        if project.stop_confidence is None:
+            # Under stop_confidence a task may complete although its answers
+            # differ; its submits decided its state, not the agreement rule.
+            self._statements += [sql.TASKS_DISPUTE, sql.TASKS_SETTLE]
         names = [q["name"] for q in project.questions][:MAX_DISPUTE_BITS]
         self._params = {"names": names, "project": project.id}
         self._thread = threading.Thread(target=self._run, name="agreement-write", daemon=True)

@@ -89,6 +89,9 @@ CONTENT_SECURITY_POLICY = env_str(
 # failed HTML logins a minute per address and per username (0 turns a limit off).
 AUTH_THROTTLE_RATE = env_str("AUTH_THROTTLE_RATE", "20/min")
 LOGIN_FAILURES_PER_MINUTE = env_int("LOGIN_FAILURES_PER_MINUTE", 10)
+# Proxies in front of the web processes that append to X-Forwarded-For: the
+# client's address for login and token limits is that many entries from the end.
+NUM_PROXIES = env_int("NUM_PROXIES", 0)
 # API tokens older than this many days are refused (0: never expire).
 API_TOKEN_TTL_DAYS = env_int("API_TOKEN_TTL_DAYS", 0)
 # Size limits (0: none): one text answer, in characters; one task's data as
@@ -196,6 +199,17 @@ WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 EXPORT_ROOT = Path(env_str("EXPORT_ROOT", str(BASE_DIR / "export_files")))
+# Uploads and export files go to an S3-compatible bucket when S3_BUCKET is set
+# (web/files.py), so web processes and workers on different hosts share them;
+# MEDIA_ROOT and EXPORT_ROOT are then only the worker's scratch space.
+S3_BUCKET = env_str("S3_BUCKET", "")
+S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL", "")
+S3_REGION = env_str("S3_REGION", "")
+S3_ACCESS_KEY_ID = env_str("S3_ACCESS_KEY_ID", "")
+S3_SECRET_ACCESS_KEY = env_str("S3_SECRET_ACCESS_KEY", "")
+# 1: an export download answers 302 to a short-lived presigned URL of the bucket;
+# 0: the web process streams the object.
+S3_PRESIGNED_DOWNLOADS = env_bool("S3_PRESIGNED_DOWNLOADS", False)
 
 # Uploads: imports may be large; the import view streams them to disk and
 # answers 413 past IMPORT_MAX_BYTES.
@@ -219,6 +233,7 @@ REST_FRAMEWORK = {
         "web.parsers.FormParser",
         "web.parsers.MultiPartParser",
     ],
+    "NUM_PROXIES": NUM_PROXIES,
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
 }

@@ -2,6 +2,7 @@
 
     python bench/labeling_bench.py          # 10k and 1M tasks; 8 then 32 annotators; 60 s each
     python bench/labeling_bench.py --sizes 10000 --duration 20
+    python bench/labeling_bench.py --sizes 10000 --annotators 8 --relaxed
 
 For each project size it creates a fresh database (``quorum_bench_label``), a
 project with that many tasks (one ``INSERT ... SELECT generate_series``),
@@ -10,6 +11,12 @@ processes. Each annotator loops ``GET projects/{id}/next-task/`` then
 ``POST tasks/{id}/annotations/`` with its own token. It prints p50/p95/p99 of
 each call, annotations per second, and checks in the database that no task
 got more answers or leases than the overlap allows.
+
+Durable by default: the app commits as the server is configured
+(``synchronous_commit = on`` from ``scripts/services.sh``). ``--relaxed`` turns
+``synchronous_commit`` off for the app's own connections (libpq's
+``PGOPTIONS``), for a comparison without restarting the shared server. The
+output names the mode, read back with ``SHOW`` on a connection opened the same way.
 """
 
 from __future__ import annotations
@@ -27,11 +34,20 @@ import sys
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import psycopg
+from _common import (
+    app_env,
+    cpu_reference,
+    database_durability,
+    database_reset,
+    durability_mode,
+    free_port,
+    migrate,
+    pct,
+    server_start,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://quorum:quorum@127.0.0.1:55432/quorum_bench_label"
 DEFAULT_REDIS = "redis://127.0.0.1:56379/12"
 ANSWER = {"better": "A", "quality": 4, "topic": "writing"}
@@ -49,19 +65,9 @@ QUESTIONS = [
 ]
 
 
-def database_reset(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
 def setup(url: str, n_tasks: int, n_annotators: int, env: dict) -> tuple[int, list[str]]:
     """Migrate, then create the project, its tasks and annotators; return (project id, tokens)."""
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
-    )
+    migrate(env)
     with psycopg.connect(url, autocommit=True) as conn:
         project_id = conn.execute(
             """INSERT INTO projects_project (name, slug, description, guidelines, questions,
@@ -110,35 +116,6 @@ def setup(url: str, n_tasks: int, n_annotators: int, env: dict) -> tuple[int, li
             )
             tokens.append(key)
     return project_id, tokens
-
-
-def server_start(env: dict, port: int, workers: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "annotator.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            # Any answer will do (401 without a token): the server is up.
-            conn.request("GET", "/api/v1/projects/0/next-task/")
-            conn.getresponse().read()
-            return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("gunicorn did not start")
 
 
 def annotate(port: int, project_id: int, token: str, stop_at: float) -> dict:
@@ -200,26 +177,6 @@ def cpu_seconds(server: subprocess.Popen) -> dict:
     }
 
 
-def cpu_reference() -> float:
-    """Seconds for a fixed pure-Python loop: how fast this machine runs right now.
-
-    Shared machines change speed from one minute to the next; printing this
-    beside each step shows whether a slow step was the code or the machine.
-    """
-    t0 = time.perf_counter()
-    total = 0
-    for i in range(2_000_000):
-        total += i * i
-    return round(time.perf_counter() - t0, 3)
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
-
-
 def run_load(
     port: int, project_id: int, tokens: list[str], duration: float, server: subprocess.Popen
 ) -> dict:
@@ -254,15 +211,6 @@ def run_load(
             )
         },
     }
-
-
-def database_durability(url: str) -> dict:
-    """The server's commit durability: results with it off are not comparable."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        return {
-            name: conn.execute(f"SHOW {name}").fetchone()[0]
-            for name in ("synchronous_commit", "fsync")
-        }
 
 
 def verify(url: str, project_id: int) -> dict:
@@ -314,27 +262,25 @@ def main() -> int:
     parser.add_argument("--annotators", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--duration", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=4)
-    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--port", type=int, default=8765, help="0: any free port")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", DEFAULT_REDIS))
+    parser.add_argument(
+        "--relaxed",
+        action="store_true",
+        help="the app under test commits with synchronous_commit=off (its own connections "
+        "only; the server is not restarted). Default: as the server is configured (durable)",
+    )
     args = parser.parse_args()
 
-    env = {
-        **os.environ,
-        "DATABASE_URL": args.database_url,
-        "REDIS_URL": args.redis_url,
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_hex(32),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "DB_CONN_MAX_AGE": "600",
-        # Plain http on the loopback: no redirect to https.
-        "SECURE_SSL_REDIRECT": "0",
-    }
-    durability = database_durability(args.database_url)
+    env = app_env(args.database_url, args.redis_url, relaxed=args.relaxed)
+    port = args.port or free_port()
+    # Read on a connection opened as the app's are (PGOPTIONS included).
+    durability = database_durability(args.database_url, env)
+    mode = durability_mode(durability)
     print(
-        "database durability: synchronous_commit={synchronous_commit} fsync={fsync}".format(
-            **durability
-        )
+        "durability: {mode} (synchronous_commit={synchronous_commit} fsync={fsync}, "
+        "as the app's connections see them)".format(mode=mode, **durability)
     )
     results = []
     ok = True
@@ -342,20 +288,20 @@ def main() -> int:
         print(f"== {size:,} tasks")
         database_reset(args.database_url)
         project_id, tokens = setup(args.database_url, size, max(args.annotators), env)
-        server = server_start(env, args.port, args.workers)
+        server = server_start(env, port, args.workers)
         try:
             for n in args.annotators:
                 reference = cpu_reference()
-                result = run_load(args.port, project_id, tokens[:n], args.duration, server)
+                result = run_load(port, project_id, tokens[:n], args.duration, server)
                 result["tasks"] = size
-                result["durability"] = durability
+                result["durability"] = {"mode": mode, **durability}
                 result["cpu_reference_s"] = [reference, cpu_reference()]
                 check = verify(args.database_url, project_id)
                 result["verify"] = check
                 ok = ok and check["ok"] and not result["errors"]
                 results.append(result)
                 print(
-                    f"  {n:>3} annotators: {result['annotations_per_s']:>7} annotations/s "
+                    f"  {mode} {n:>3} annotators: {result['annotations_per_s']:>7} annotations/s "
                     f"({result['annotations']} in {result['elapsed_s']} s)  "
                     f"next-task p50/p95/p99 {result['next_task_ms'][50]}/"
                     f"{result['next_task_ms'][95]}/{result['next_task_ms'][99]} ms  "

@@ -1,19 +1,21 @@
 """Adaptive overlap simulation: accuracy of the consensus and annotations spent per task.
 
     python bench/overlap_sim.py                  # 600 tasks, seed 1
-    python bench/overlap_sim.py --tasks 2000 --seed 3
+    python bench/overlap_sim.py --tasks 1500 --seed 2 --apart-only --fixed-only --confidence 0.8@1
 
 Simulated annotators with known accuracies (0.6 to 0.95, and two spammers
 who answer at random) answer a label, a rating and a preference question
 whose true answers are known, through the real services on a real database
-(``labeling.services`` lease and submit, then ``agreement`` recomputes the
-consensus). The same tasks, annotators and answers are run twice: with a
-fixed overlap of 3, and with adaptive overlap 2 -> 4. It prints, per policy,
-the accuracy of the consensus against the truth per question and for all
-three at once, and the annotations spent per task.
+(``labeling.services`` lease and submit, ``agreement`` recomputing every
+150 submits and at the end). The same tasks, annotators and answers are run
+under each policy: a fixed overlap of 3, adaptive overlap by agreement
+(2 -> 4, 2 -> 3) and by confidence (``stop_confidence``, from 2 or from 1
+answer). It prints, per policy, the accuracy of the consensus against the
+truth per question and for all three at once, and the annotations spent
+per task.
 
 An annotator's answer to a task is drawn from a generator seeded by
-(annotator, task), so both policies see the same answer whenever they ask
+(annotator, task), so every policy sees the same answer whenever it asks
 the same annotator for the same task. The database ``quorum_bench_overlap``
 is recreated (override with ``BENCH_DATABASE_URL``).
 """
@@ -39,7 +41,15 @@ QUESTIONS = [
 ]
 ACCURACIES = [0.95, 0.92, 0.9, 0.88, 0.85, 0.82, 0.8, 0.75, 0.7, 0.65, 0.6]
 SPAMMERS = 2
-POLICIES = [("fixed 3", 3, 3), ("adaptive 2->4", 2, 4), ("adaptive 2->3", 2, 3)]
+# (label, overlap, overlap_max, stop_confidence); --confidence adds more.
+POLICIES = [
+    ("fixed 3", 3, 3, None),
+    ("adaptive 2->4", 2, 4, None),
+    ("adaptive 2->3", 2, 3, None),
+]
+# Agreement is recomputed after this many submits, as the debounced refresh
+# does while a team works: it estimates each annotator's accuracy.
+SNAPSHOT_EVERY = 150
 
 
 def database_reset(url: str) -> None:
@@ -85,7 +95,13 @@ def answer(truth: dict, accuracy: float | None, rng: random.Random) -> dict:
 
 
 def run_policy(
-    label: str, overlap: int, overlap_max: int, args, truths: dict, questions: list[dict]
+    label: str,
+    overlap: int,
+    overlap_max: int,
+    confidence: float | None,
+    args,
+    truths: dict,
+    questions: list[dict],
 ) -> dict:
     from django.contrib.auth import get_user_model
     from django.db.models import Count
@@ -99,10 +115,11 @@ def run_policy(
     names = [q["name"] for q in questions]
     project = Project.objects.create(
         name=label,
-        slug=f"sim-{overlap}-{overlap_max}-{'-'.join(names)}",
+        slug=f"sim-{overlap}-{overlap_max}-{confidence}-{'-'.join(names)}",
         questions=questions,
         overlap=overlap,
         overlap_max=overlap_max,
+        stop_confidence=confidence,
         task_order=Project.TaskOrder.COMPLETE_FIRST,
     )
     Task.objects.bulk_create(
@@ -119,6 +136,7 @@ def run_policy(
     picker = random.Random(args.seed)
     started = time.perf_counter()
     idle: set[int] = set()
+    submits = 0
     while len(idle) < len(people):
         index = picker.choice([i for i in range(len(people)) if i not in idle])
         user, accuracy = people[index]
@@ -132,6 +150,9 @@ def run_policy(
         rng = random.Random(f"{args.seed}:{index}:{n}")
         values = answer(truths[n], accuracy, rng)
         annotation_submit(task=lease.task, annotator=user, values={k: values[k] for k in names})
+        submits += 1
+        if submits % SNAPSHOT_EVERY == 0:
+            agreement_snapshot_create(project_id=project.id, bootstrap=0)
     label_s = time.perf_counter() - started
     agreement_snapshot_create(project_id=project.id, bootstrap=0)
 
@@ -163,9 +184,9 @@ def run_policy(
     }
 
 
-def separate(label: str, lo: int, hi: int, args, truths: dict) -> dict:
+def separate(label: str, lo: int, hi: int, confidence, args, truths: dict) -> dict:
     """One project per question: the figures of the three put side by side."""
-    runs = [run_policy(label, lo, hi, args, truths, [q]) for q in QUESTIONS]
+    runs = [run_policy(label, lo, hi, confidence, args, truths, [q]) for q in QUESTIONS]
     row = {"policy": label, "all": None}
     for q, run in zip(QUESTIONS, runs, strict=True):
         row[q["name"]] = run[q["name"]]
@@ -197,6 +218,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", type=int, default=600)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--confidence",
+        default="0.8,0.8@1",
+        help="stop_confidence values to run as adaptive 2->4 policies, comma-separated;"
+        " VALUE@1 starts at one answer instead of two",
+    )
+    parser.add_argument("--apart-only", action="store_true", help="one question per task only")
+    parser.add_argument(
+        "--fixed-only",
+        action="store_true",
+        help="of the agreement policies, run only fixed 3 (the baseline)",
+    )
     args = parser.parse_args()
 
     url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
@@ -216,9 +249,18 @@ def main() -> None:
         f"{args.tasks} tasks, seed {args.seed}; annotators: accuracies "
         f"{', '.join(str(a) for a in ACCURACIES)} and {SPAMMERS} spammers"
     )
-    together = [run_policy(label, lo, hi, args, truths, QUESTIONS) for label, lo, hi in POLICIES]
-    table("One task, three questions (a task completes when all three agree)", together)
-    apart = [separate(label, lo, hi, args, truths) for label, lo, hi in POLICIES]
+    policies = (POLICIES[:1] if args.fixed_only else POLICIES) + [
+        (f"confident {c}, {lo}->4", int(lo), 4, float(c))
+        for c, _, lo in (
+            item.partition("@") if "@" in item else (item, "", "2")
+            for item in args.confidence.split(",")
+            if item
+        )
+    ]
+    if not args.apart_only:
+        together = [run_policy(*policy, args, truths, QUESTIONS) for policy in policies]
+        table("One task, three questions (a task completes when all three agree)", together)
+    apart = [separate(*policy, args, truths) for policy in policies]
     table("One question per task (three projects)", apart)
 
 

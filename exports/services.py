@@ -2,8 +2,9 @@
 
 An export is built from one REPEATABLE READ snapshot on a connection of its
 own, streamed through a server-side cursor into a temporary file that is
-fsynced and renamed into place only when complete. Progress goes through the
-ordinary Django connection (autocommit) so the page can show it meanwhile.
+fsynced and renamed into place (or uploaded to the bucket) only when
+complete. Progress goes through the ordinary Django connection (autocommit)
+so the page can show it meanwhile.
 """
 
 from __future__ import annotations
@@ -38,10 +39,11 @@ from psycopg.types.json import set_json_loads
 from agreement.models import AgreementSnapshot, Resolution
 from projects import questions as question_types
 from projects.models import Annotation, AnnotationRevision, Project
-from web import jobs, rows
+from web import files, jobs, rows
 
 from . import formats, sql
 from .models import Export, ExportToken, token_hash
+from .storage import export_discard, export_path, export_store
 
 log = logging.getLogger(__name__)
 
@@ -151,24 +153,17 @@ def export_create(*, project: Project, user, format: str, filters: Any = None) -
     return export
 
 
-def export_path(export: Export) -> Path:
-    return (
-        Path(settings.EXPORT_ROOT)
-        / str(export.project_id)
-        / f"export-{export.pk}-{export.nonce.hex}.jsonl"
-    )
-
-
 def export_run(*, export_id: int) -> Export | None:
     """Build the export's file; idempotent (a finished export is left alone).
 
     Only a queued export, or one whose worker died, is claimed
     (``jobs.claim``): a message delivered twice never builds it twice at once.
     Side effects: writes ``EXPORT_ROOT/<project>/export-<id>-<nonce>.jsonl``
-    (through a ``.part`` file renamed when whole), touches ``heartbeat_at``
-    while it runs, updates the Export row, announces a ready export on the
-    Redis stream (and the webhook when configured). Raises ExportRetry for
-    transient failures.
+    (through a ``.part`` file renamed when whole) or, with a bucket, uploads
+    the whole file as ``exports/<project>/export-<id>-<nonce>.jsonl``
+    (exports/storage.py); touches ``heartbeat_at`` while it runs, updates the
+    Export row, announces a ready export on the Redis stream (and the webhook
+    when configured). Raises ExportRetry for transient failures.
     """
     if not jobs.claim(Export, export_id):
         export = Export.objects.filter(pk=export_id).first()
@@ -187,15 +182,16 @@ def export_run(*, export_id: int) -> Export | None:
         with jobs.Heartbeat(Export, export.pk):
             tmp.touch()  # the attempt's file exists from its start (and is never served)
             agreement_bring_up_to_date(project_id=export.project_id)
-            rows, size, sha, excluded = _write(export, tmp)
-        os.replace(tmp, final)
-        _fsync_dir(final.parent)
+            # An upload reads the file back: no fsync needed before it.
+            rows, size, sha, excluded = _write(export, tmp, durable=not files.s3_enabled())
+            file_path = export_store(export, tmp)
     except psycopg.OperationalError as exc:
         tmp.unlink(missing_ok=True)
         Export.objects.filter(pk=export.pk).update(state=Export.State.QUEUED, error=str(exc)[:2000])
         raise ExportRetry(str(exc)) from exc
     except Exception as exc:
         tmp.unlink(missing_ok=True)
+        export_discard(export)
         log.exception("export %s failed", export.pk)
         Export.objects.filter(pk=export.pk).update(
             state=Export.State.FAILED,
@@ -211,7 +207,7 @@ def export_run(*, export_id: int) -> Export | None:
         excluded=excluded,
         bytes=size,
         sha256=sha,
-        file_path=str(final),
+        file_path=file_path,
         finished_at=timezone.now(),
     )
     export.refresh_from_db()
@@ -378,7 +374,9 @@ def _prefetched(cursor) -> Iterator[tuple]:
         thread.join()
 
 
-def _write(export: Export, tmp: Path) -> tuple[int, int, str, dict[str, int]]:
+def _write(
+    export: Export, tmp: Path, *, durable: bool = True
+) -> tuple[int, int, str, dict[str, int]]:
     digest = hashlib.sha256()
     excluded: Counter = Counter()
     rows = size = 0
@@ -403,16 +401,9 @@ def _write(export: Export, tmp: Path) -> tuple[int, int, str, dict[str, int]]:
                     progress=min(position / max(total, 1), 0.99)
                 )
         out.flush()
-        os.fsync(out.fileno())
+        if durable:
+            os.fsync(out.fileno())
     return rows, size, digest.hexdigest(), dict(sorted(excluded.items()))
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- announcing a ready export ----------------------------------------------

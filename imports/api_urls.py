@@ -4,9 +4,7 @@ from . import api
 
 urlpatterns = [
     # GET lists tasks (projects.api.TaskListView); POST imports a small batch.
-    path(
-        "projects/<int:project_id>/tasks/", api.TaskListImportView.as_view(), name="task-list"
-    ),
+    path("projects/<int:project_id>/tasks/", api.TaskListImportView.as_view(), name="task-list"),
     path(
         "projects/<int:project_id>/imports/", api.ImportCreateView.as_view(), name="import-create"
     ),

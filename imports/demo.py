@@ -14,6 +14,7 @@ from django.db import transaction
 
 from projects.canonical import task_content_hash
 from projects.models import Membership, Project, Role, Task
+from projects.services import task_words_fill
 
 DATA_DIR = Path(getattr(settings, "DEMO_DATA_DIR", settings.BASE_DIR / "data"))
 DEMO_SLUG = "demo-user-oriented"
@@ -142,4 +143,5 @@ def demo_load() -> tuple[Project, list[tuple[str, str, str]]]:
         ],
         ignore_conflicts=True,
     )
+    task_words_fill(project_id=project.pk)
     return project, [(u, p, r) for u, p, r in ACCOUNTS]

@@ -7,6 +7,8 @@ from django.db import models
 
 from projects.models import Project
 
+from .shapes import SHAPE_NAMES
+
 
 class ImportJob(models.Model):
     class State(models.TextChoices):
@@ -51,6 +53,12 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"import {self.pk} of {self.filename}"
+
+    @property
+    def shape_name(self) -> str:
+        """The shape as people call it ("Anthropic HH", not "hh")."""
+        shape = self.detected_shape or self.shape
+        return SHAPE_NAMES.get(shape, shape)
 
     @property
     def is_finished(self) -> bool:

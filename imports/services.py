@@ -36,10 +36,11 @@ from django.utils import timezone
 
 from imports.models import ImportJob
 from projects.models import Project
-from web import jobs, rows
+from projects.services import task_words_fill
+from web import files, jobs, rows
 from web.input import BadInput, maybe_unsafe, tree_check
 
-from . import shapes, sql
+from . import cleanup, shapes, sql
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,9 @@ ERRORS_KEPT = 200
 SNIFF_BYTES = 64 * 1024
 
 csv.field_size_limit(sys.maxsize)
+
+
+GONE = "The uploaded file is gone; upload it again."
 
 
 class ImportFailed(Exception):
@@ -225,6 +229,7 @@ READERS = {"jsonl": read_jsonl, "json": read_json_array, "csv": read_csv}
 
 # --- loading into the database ---------------------------------------------------
 
+
 def task_key(task: shapes.Normalised) -> tuple[bytes, str, str]:
     """The stored JSON, its content hash and the task's external_id.
 
@@ -258,12 +263,13 @@ class _Loader:
         error_key: str = "line",
         threaded: bool = False,
         keys: tuple[list[str], list[str]] | None = None,
+        import_id: int | None = None,
     ):
         self.project_id = project_id
         self.counts = counts
         self.error_key = error_key
         self.rows: list[tuple] = []
-        self.copy_sql, self.defaults = sql.task_copy()
+        self.copy_sql, self.defaults = sql.task_copy(import_id)
         self.cursor = rows.cursor()
         self.cursor.execute(sql.PROJECT_LOCK, (0x514D50, project_id))
         # external_id -> content hash, for tasks stored before this import and
@@ -449,24 +455,26 @@ def import_file(
     mapping: dict | None = None,
     on_progress: Callable[[float, int], None] | None = None,
     on_loaded: Callable[[Counts, str], None] | None = None,
+    import_id: int | None = None,
 ) -> tuple[Counts, str]:
     """Import one file into the project in a single transaction.
 
     Returns the counts and the shape used. Raises ``ImportFailed`` (and writes
     nothing) when the file as a whole cannot be read. ``on_loaded(counts,
     shape)`` runs inside the transaction, after the last row: what it writes
-    commits together with the tasks, or not at all.
+    commits together with the tasks, or not at all. The tasks it stores record
+    ``import_id`` (the job's id); a duplicate it skips keeps the import it came with.
     """
     path = Path(path)
     if not path.exists():
-        raise ImportFailed("The uploaded file is gone; upload it again.")
+        raise ImportFailed(GONE)
     counts = Counts()
     normalise = _normaliser(shape=shape, mapping=mapping)
     used_shape = shapes.MAPPING if (mapping or shape == shapes.MAPPING) else shape
     fmt = file_format(path, filename)
     progress = on_progress or (lambda fraction, lines: None)
     with transaction.atomic():
-        loader = _Loader(project_id=project.pk, counts=counts, threaded=True)
+        loader = _Loader(project_id=project.pk, counts=counts, threaded=True, import_id=import_id)
         try:
             _read_into(loader, READERS[fmt], path, fmt, normalise, counts, progress)
         except BaseException:
@@ -532,7 +540,10 @@ def import_run(*, job_id: int) -> ImportJob | None:
     twice at once; a finished job is left alone. A run that dies leaves nothing
     behind, because the tasks and the job's ``done`` share one transaction;
     the next run starts from scratch. While it runs, ``heartbeat_at`` is
-    touched so that the sweeper can tell a dead worker. None if the job is gone.
+    touched so that the sweeper can tell a dead worker. An upload in the
+    bucket is downloaded to a temporary file first. When the job ends, done
+    or failed, its upload is removed; a run that dies keeps it for the retry.
+    None if the job is gone.
     """
     if not jobs.claim(ImportJob, job_id):
         return ImportJob.objects.filter(pk=job_id).first()
@@ -544,19 +555,21 @@ def import_run(*, job_id: int) -> ImportJob | None:
         _finish(job, state=ImportJob.State.DONE, counts=counts)
 
     try:
-        with jobs.Heartbeat(ImportJob, job.pk):
+        with jobs.Heartbeat(ImportJob, job.pk), files.local_copy(job.file_path) as path:
             import_file(
                 project=job.project,
-                path=Path(job.file_path),
+                path=path,
                 filename=job.filename,
                 shape=job.shape,
                 mapping=job.mapping or None,
                 on_progress=writer,
                 on_loaded=done,
+                import_id=job.pk,
             )
+    except files.FileGone:
+        _finish(job, state=ImportJob.State.FAILED, message=GONE)
     except ImportFailed as exc:
         _finish(job, state=ImportJob.State.FAILED, message=str(exc))
-        return job
     except IntegrityError:
         # Another writer stored a task with the same id or content meanwhile.
         _finish(
@@ -565,16 +578,21 @@ def import_run(*, job_id: int) -> ImportJob | None:
             message="Tasks were added to the project while the import ran; "
             "nothing was imported. Run the import again.",
         )
-        return job
     except Exception as exc:
         _finish(
             job,
             state=ImportJob.State.FAILED,
             message=f"The import failed unexpectedly ({type(exc).__name__}).",
         )
+        cleanup.upload_discard(job.file_path)
         raise
     finally:
         writer.close()
+    cleanup.upload_discard(job.file_path)
+    if job.state == ImportJob.State.DONE and job.created_count:
+        # After the job is done, not within it: the search index's cost stays
+        # out of the import (docs/agreement.md, "Task browser").
+        task_words_fill(project_id=job.project_id)
     return job
 
 
@@ -597,7 +615,7 @@ def import_job_create(
     *,
     project: Project,
     user,
-    file_path: Path,
+    file_path: Path | str,
     filename: str,
     size_bytes: int,
     shape: str = shapes.AUTO,
@@ -647,6 +665,8 @@ def task_batch_import(*, project: Project, records: list) -> dict:
         for index, task in tasks:
             loader.add(index, task)
         loader.finish()
+    if counts.created:
+        task_words_fill(project_id=project.pk)
     counts.errors.sort(key=lambda error: error["index"])
     return {
         "created": counts.created,

@@ -37,6 +37,8 @@ SHAPE_CHOICES = [
     (MAPPING, "Field mapping"),
 ]
 SHAPES = frozenset(name for name, _ in SHAPE_CHOICES)
+# Short names for lists and job pages: the choice label up to its field list.
+SHAPE_NAMES = {name: label.split(" {")[0] for name, label in SHAPE_CHOICES}
 
 # Canonical fields a mapping may fill, and the data keys of a canonical task.
 MAPPABLE = ("external_id", "instruction", "input", "responses", "reference", "messages", "is_gold")

@@ -34,16 +34,17 @@ PROGRESS_LOCK_TIMEOUT = "SET lock_timeout = '200ms'"
 # Parameters: progress (0..1), lines read, the job id.
 PROGRESS = f"UPDATE {IMPORT_JOB} SET progress = %s, lines = %s WHERE id = %s"
 
-_HANDLED = {"id", "project", "external_id", "data", "content_hash", "is_gold", "gold"}
+_HANDLED = {"id", "project", "external_id", "data", "content_hash", "is_gold", "gold", "import_id"}
 
 
-def task_copy() -> tuple[str, tuple]:
+def task_copy(import_id: int | None = None) -> tuple[str, tuple]:
     """The COPY statement for new tasks and the values that end each of its rows.
 
     A row is ``(project_id, external_id, data, content_hash, is_gold, gold)``
-    followed by these values: every other Task column gets its model default.
+    followed by these values: the import job's id (``import_id``, null for tasks
+    not stored by a job), then every other Task column's model default.
     """
-    names, defaults = [], []
+    names, defaults = ["import_id"], [import_id]
     for model_field in Task._meta.concrete_fields:
         if model_field.name in _HANDLED:
             continue

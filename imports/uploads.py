@@ -1,4 +1,4 @@
-"""Accepting an uploaded import file: size limit, streaming to disk, job creation.
+"""Accepting an uploaded import file: size limit, storing it, job creation.
 
 Shared by the REST endpoint and the lead's page so both enforce the same limit
 and the same checks.
@@ -19,9 +19,10 @@ from rest_framework.exceptions import APIException
 
 from imports.models import ImportJob
 from projects.models import Project
+from web import files
 from web.input import BadInput, json_loads, text_check
 
-from . import services, shapes
+from . import cleanup, services, shapes
 
 
 class UploadTooLarge(APIException):
@@ -92,8 +93,8 @@ def _safe_name(name: str) -> str:
 
 
 def import_upload_accept(*, project: Project, user, upload, shape: str, mapping_raw) -> ImportJob:
-    """Validate the form fields, move the upload under MEDIA_ROOT/imports/ and
-    queue the job (on commit)."""
+    """Validate the form fields, move the upload under MEDIA_ROOT/imports/ (or
+    store it in the bucket as ``imports/…``) and queue the job (on commit)."""
     if upload is None:
         raise ValidationError({"file": ["No file was uploaded."]})
     # A multipart body reaches no middleware check (see web/middleware.py).
@@ -112,15 +113,20 @@ def import_upload_accept(*, project: Project, user, upload, shape: str, mapping_
         raise ValidationError({"mapping": ["The mapping shape needs a mapping."]})
     if upload.size > settings.IMPORT_MAX_BYTES:
         raise UploadTooLarge()
-    folder = Path(settings.MEDIA_ROOT) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{uuid.uuid4().hex}-{_safe_name(upload.name)}"
-    if hasattr(upload, "temporary_file_path"):
-        shutil.move(upload.temporary_file_path(), target)
+    name = f"{uuid.uuid4().hex}-{_safe_name(upload.name)}"
+    if files.s3_enabled():
+        # The worker may run on another host: the upload goes to the bucket.
+        target = files.put(upload, f"{cleanup.UPLOAD_PREFIX}{name}")
     else:
-        with open(target, "wb") as out:
-            for chunk in upload.chunks():
-                out.write(chunk)
+        folder = cleanup.upload_folder()
+        folder.mkdir(parents=True, exist_ok=True)
+        target = str(folder / name)
+        if hasattr(upload, "temporary_file_path"):
+            shutil.move(upload.temporary_file_path(), target)
+        else:
+            with open(target, "wb") as out:
+                for chunk in upload.chunks():
+                    out.write(chunk)
     return services.import_job_create(
         project=project,
         user=user,

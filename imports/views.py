@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from imports.selectors import import_job_of, import_jobs_of
 from projects.selectors import LEAD_ONLY, project_for_user
+from web.files import StorageUnavailable
 
 from . import shapes
 from .uploads import (
@@ -56,6 +57,8 @@ def _import_list(request, project_id: int):
                 )
         except UploadTooLarge as exc:
             errors, status = {"file": [str(exc.detail)]}, 413
+        except StorageUnavailable as exc:
+            errors, status = {"file": [str(exc.detail)]}, 503
         except ValidationError as exc:
             errors, status = exc.message_dict, 400
         else:

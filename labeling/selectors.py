@@ -89,9 +89,7 @@ def team_activity(*, project: Project, now) -> list[dict]:
         .values("annotator_id")
         .annotate(
             skips=Count("id", filter=Q(state=Assignment.State.SKIPPED)),
-            active=Count(
-                "id", filter=Q(state=Assignment.State.LEASED, expires_at__gt=now)
-            ),
+            active=Count("id", filter=Q(state=Assignment.State.LEASED, expires_at__gt=now)),
         )
     }
     members = (

@@ -169,7 +169,12 @@ def _same_submit(existing: Annotation, *, task: Task, annotator) -> Annotation:
 
 
 def task_settle(
-    project: Project, *, count: int, target: int, answers: list[dict]
+    project: Project,
+    *,
+    count: int,
+    target: int,
+    answers: list[dict],
+    accuracies: list[float | None] | None = None,
 ) -> tuple[str, int | None, list[str] | None]:
     """A task's ``(state, new target or None, disputed questions or None)`` with ``answers``.
 
@@ -178,9 +183,20 @@ def task_settle(
     the answers agree on every question; otherwise it asks for one more answer
     (the target grows) until the project's ``overlap_max``, and then becomes
     disputed, naming the questions in dispute.
+
+    Under the project's ``stop_confidence`` it completes at the target once
+    every question's consensus is that likely, each answer weighed by its
+    annotator's estimated accuracy (``accuracies``, with ``answers``); at
+    ``overlap_max`` a question is in dispute when its answers do not agree.
     """
     if count < target:
         return Task.State.OPEN, None, None
+    if project.stop_confidence is not None:
+        weights = accuracies if accuracies is not None else [None] * len(answers)
+        if not questions.unsure(project.questions, answers, weights, project.stop_confidence):
+            return Task.State.COMPLETE, None, None
+        if count < project.max_overlap:
+            return Task.State.OPEN, count + 1, None
     disputed = questions.disputed(project.questions, answers)
     if not disputed:
         return Task.State.COMPLETE, None, None
@@ -193,6 +209,21 @@ def _stored_answers(raw: Any) -> list[dict]:
     if raw is None:
         return []
     return json.loads(raw) if isinstance(raw, str | bytes) else raw
+
+
+def _weighted_answers(cursor, task_id: int) -> tuple[list[dict], list[float | None]]:
+    """The task's stored answers and their annotators' estimated accuracies, in step."""
+    cursor.execute(sql.WEIGHTED_ANSWERS, {"task": task_id})
+    found = cursor.fetchall()
+    return [_stored_answers(v) for v, _ in found], [a for _, a in found]
+
+
+def _accuracies(project: Project) -> dict[int, float]:
+    """Estimated accuracy per annotator id (only under ``stop_confidence``; one query)."""
+    if project.stop_confidence is None:
+        return {}
+    found = Membership.objects.filter(project=project, accuracy__isnull=False)
+    return dict(found.values_list("user_id", "accuracy"))
 
 
 def _answers_changed(project_id: int) -> None:
@@ -258,10 +289,17 @@ def annotation_submit(
             # every answer committed before it (a double submit waits here).
             cursor.execute(sql.LOCK_TASK, {"task": task.pk, "overlap": project.overlap})
             count, target, stored = cursor.fetchone()
+            answers, accuracies = [*_stored_answers(stored), clean], None
+            if project.stop_confidence is not None and count + 1 >= target:
+                answers, accuracies = _weighted_answers(cursor, task.pk)
+                cursor.execute(sql.ACCURACY, {"project": project.pk, "user": annotator.pk})
+                own = cursor.fetchone()
+                answers.append(clean)
+                accuracies.append(own[0] if own else None)
             # Decided before the write, from the answers stored and this one; the
             # write happens only if the checks in SUBMIT pass.
             state, grow_to, disputed = task_settle(
-                project, count=count + 1, target=target, answers=[*_stored_answers(stored), clean]
+                project, count=count + 1, target=target, answers=answers, accuracies=accuracies
             )
             cursor.execute(
                 sql.SUBMIT,
@@ -344,9 +382,21 @@ def _resettle(task: Task, project: Project) -> None:
     """
     if task.state not in (Task.State.COMPLETE, Task.State.DISPUTED):
         return
-    answers = list(Annotation.objects.filter(task_id=task.pk).values_list("values", flat=True))
+    found = list(
+        Annotation.objects.filter(task_id=task.pk)
+        .order_by("pk")
+        .values_list("annotator_id", "values")
+    )
+    answers = [values for _, values in found]
+    accuracy = _accuracies(project)
     count = len(answers)
-    state, grow_to, disputed = task_settle(project, count=count, target=count, answers=answers)
+    state, grow_to, disputed = task_settle(
+        project,
+        count=count,
+        target=count,
+        answers=answers,
+        accuracies=[accuracy.get(who) for who, _ in found],
+    )
     Task.objects.filter(pk=task.pk).update(
         state=state,
         target_overlap=grow_to or task.target_overlap,
@@ -532,16 +582,19 @@ def _settle_imported(project: Project, tasks: list[Task]) -> None:
     """Apply ``task_settle`` to open tasks that imported answers brought to their target."""
     due = {t.pk: t for t in tasks if t.annotation_count >= (t.target_overlap or project.overlap)}
     answers: dict[int, list[dict]] = {pk: [] for pk in due}
-    for task_id, values in Annotation.objects.filter(task_id__in=due).values_list(
-        "task_id", "values"
-    ):
+    annotators: dict[int, list[int]] = {pk: [] for pk in due}
+    found = Annotation.objects.filter(task_id__in=due).order_by("pk")
+    for task_id, who, values in found.values_list("task_id", "annotator_id", "values"):
         answers[task_id].append(values)
+        annotators[task_id].append(who)
+    accuracy = _accuracies(project) if due else {}
     for pk, task in due.items():
         state, grow_to, disputed = task_settle(
             project,
             count=task.annotation_count,
             target=task.target_overlap or project.overlap,
             answers=answers[pk],
+            accuracies=[accuracy.get(who) for who in annotators[pk]],
         )
         task.state, task.disputed_questions = state, disputed
         if grow_to is not None:

@@ -9,12 +9,13 @@ per connection. Table names and states come from the models.
 from __future__ import annotations
 
 from labeling.models import Assignment
-from projects.models import Annotation, Task
+from projects.models import Annotation, Membership, Task
 from web import rows
 
 TASK = Task._meta.db_table
 ASSIGNMENT = Assignment._meta.db_table
 ANNOTATION = Annotation._meta.db_table
+MEMBERSHIP = Membership._meta.db_table
 
 OPEN = Task.State.OPEN.value
 COMPLETE = Task.State.COMPLETE.value
@@ -144,6 +145,15 @@ SELECT t.annotation_count, {TARGET},
           WHERE an.task_id = t.id) END
 FROM {TASK} t WHERE t.id = %(task)s
 FOR UPDATE"""
+
+# A task's answers with their annotators' estimated accuracies (projects with
+# stop_confidence only), and one annotator's: run under the task lock.
+WEIGHTED_ANSWERS = f"""
+SELECT an."values", m.accuracy FROM {ANNOTATION} an
+LEFT JOIN {MEMBERSHIP} m ON m.project_id = an.project_id AND m.user_id = an.annotator_id
+WHERE an.task_id = %(task)s ORDER BY an.id"""
+ACCURACY = f"""
+SELECT accuracy FROM {MEMBERSHIP} WHERE project_id = %(project)s AND user_id = %(user)s"""
 
 # Run under the task lock, taken by an earlier statement so that this one's
 # snapshot sees every answer and lease committed before it. The checks and the

@@ -32,7 +32,8 @@ class ProjectForm(forms.ModelForm):
     class Meta:
         model = Project
         fields = [
-            "name", "description", "guidelines", "overlap", "overlap_max", "task_order",
+            "name", "description", "guidelines", "overlap", "overlap_max", "stop_confidence",
+            "task_order",
             "shuffle_responses",
             "gold_fraction", "lease_seconds", "agreement_threshold", "status", "skip_reasons",
         ]  # fmt: skip
@@ -49,8 +50,36 @@ class ProjectForm(forms.ModelForm):
             self.initial["questions_json"] = json.dumps(self.instance.questions, indent=2)
         # A form posted without the order keeps the project's (or the default).
         self.fields["task_order"].required = False
-        hint = "Answers a task may get while they disagree (empty: the same as overlap)."
-        self.fields["overlap_max"].help_text = hint
+        # Labels and hints in the annotation lead's words, not the model's field names.
+        labels_hints = {
+            "overlap": ("Answers per task", None),
+            "overlap_max": (
+                "Most answers per task",
+                "While the answers disagree a task asks for more, up to this many "
+                "(empty: the same as answers per task).",
+            ),
+            "stop_confidence": (
+                "Stop at confidence",
+                "Complete a task as soon as each question's answer is at least this likely "
+                "(above 0.5 and below 1, e.g. 0.9), trusting each annotator as far as their "
+                "estimated accuracy; needs a larger “most answers per task”. "
+                "Empty: complete when the answers agree.",
+            ),
+            "gold_fraction": (
+                "Gold fraction",
+                "Share of the tasks an annotator gets that are gold tasks with a known "
+                "answer (0 to 1), to measure accuracy.",
+            ),
+            "lease_seconds": (
+                "Lease (seconds)",
+                "How long a task stays reserved for the annotator who opened it.",
+            ),
+            "agreement_threshold": ("Dispute threshold", None),
+        }
+        for name, (label, hint) in labels_hints.items():
+            self.fields[name].label = label
+            if hint:
+                self.fields[name].help_text = hint
 
     def clean_skip_reasons(self) -> list[str]:
         lines = self.cleaned_data["skip_reasons"].splitlines()
@@ -64,6 +93,9 @@ class ProjectForm(forms.ModelForm):
         overlap, top = cleaned.get("overlap"), cleaned.get("overlap_max")
         if overlap is not None and top is not None and not overlap <= top <= 50:
             self.add_error("overlap_max", f"overlap_max must be between overlap ({overlap}) and 50")
+        confidence = cleaned.get("stop_confidence")
+        if confidence is not None and not 0.5 < confidence < 1:
+            self.add_error("stop_confidence", "stop_confidence must be above 0.5 and below 1")
         return cleaned
 
     def clean_questions_json(self) -> list[dict]:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Q
 
@@ -40,6 +42,7 @@ class Project(models.Model):
     description = models.TextField(blank=True)
     guidelines = models.TextField(blank=True, help_text="Markdown shown to annotators.")
     questions = models.JSONField(default=list, help_text="The question schema.")
+
     class TaskOrder(models.TextChoices):
         COMPLETE_FIRST = "complete_first", "Complete started tasks first"
         SPREAD = "spread", "Fewest answers first"
@@ -51,6 +54,16 @@ class Project(models.Model):
     # Null: the same as overlap (no adaptive overlap).
     overlap_max = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Answers a task may get while they disagree."
+    )
+    # Null: a task completes when its answers agree (docs/labeling.md).
+    stop_confidence = models.FloatField(
+        null=True,
+        blank=True,
+        help_text=(
+            "Complete a task once each question's consensus is at least this likely, "
+            "weighing every answer by its annotator's estimated accuracy. "
+            "Empty: complete when the answers agree."
+        ),
     )
     task_order = models.CharField(
         max_length=16,
@@ -93,6 +106,11 @@ class Project(models.Model):
                 condition=Q(gold_fraction__gte=0) & Q(gold_fraction__lte=1),
                 name="project_gold_fraction_0_1",
             ),
+            models.CheckConstraint(
+                condition=Q(stop_confidence__isnull=True)
+                | (Q(stop_confidence__gt=0.5) & Q(stop_confidence__lt=1)),
+                name="project_stop_confidence_range",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -114,6 +132,9 @@ class Membership(models.Model):
     )
     role = models.CharField(max_length=16, choices=Role.choices)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The share of right answers estimated by the latest agreement snapshot
+    # (null: not estimated yet); weighs answers under stop_confidence.
+    accuracy = models.FloatField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -174,6 +195,10 @@ class Task(models.Model):
     target_overlap = models.PositiveSmallIntegerField(null=True, blank=True)
     # Names of the questions whose answers disagree (null: none).
     disputed_questions = models.JSONField(null=True, blank=True)
+    # The import job that stored the task (null: added another way). A plain
+    # column, not a foreign key: ImportJob lives in the imports app, above this
+    # one, and a constraint would add a check to every imported row.
+    import_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TaskQuerySet.as_manager()
@@ -199,6 +224,14 @@ class Task(models.Model):
             models.Index(
                 fields=["project", "state", "is_gold", "id"], name="task_project_state_order"
             ),
+            # The task browser's import filter, in id order: without it the page of
+            # a late import walks every earlier task (330 ms at a million). Each
+            # import appends to its right end, which costs an import about 3%.
+            models.Index(
+                fields=["import_id", "id"],
+                name="task_import_order",
+                condition=Q(import_id__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -208,6 +241,40 @@ class Task(models.Model):
     def snippet(self) -> str:
         """The start of the prompt, which is how people tell tasks apart (ids are often hashes)."""
         return prompt_snippet(self.data)
+
+
+class TaskWords(models.Model):
+    """The words of a task's prompt, which the task browser's search reads
+    (``projects.sql.TASK_SEARCH_WORDS``, GIN-indexed).
+
+    Written after the tasks, not with them (``projects.services.task_words_fill``):
+    an index of the words on the task table made imports a third slower or more.
+    Every task of a project up to its highest ``task_id`` here has its row; the
+    tasks after it are searched without the index until the next fill. The
+    database drops a row with its task (``ON DELETE CASCADE``, migration 0009).
+    """
+
+    task = models.OneToOneField(
+        Task, primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    project = models.ForeignKey(
+        Project,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
+    )
+    words = SearchVectorField()
+
+    class Meta:
+        indexes = [
+            GinIndex(fields=["words"], name="task_words_search"),
+            # A project's highest task id with words: where the unindexed tail starts.
+            models.Index(fields=["project", "task"], name="task_words_project_task"),
+        ]
+
+    def __str__(self) -> str:
+        return f"words of task {self.task_id}"
 
 
 class Annotation(models.Model):

@@ -140,7 +140,8 @@ def tasks_filtered(project: Project, params) -> QuerySet[Task]:
     """Tasks of a project filtered by the list endpoint's query parameters.
 
     ``state`` (one or comma-separated), ``agreement_min``/``agreement_max``,
-    ``external_id``, ``is_gold``. Raises ValueError naming a bad parameter.
+    ``external_id``, ``is_gold``, ``import`` (the id of the import job that stored
+    the task). Raises ValueError naming a bad parameter.
     """
     tasks = project.tasks.with_agreement()
     if state := params.get("state"):
@@ -159,6 +160,16 @@ def tasks_filtered(project: Project, params) -> QuerySet[Task]:
         tasks = tasks.filter(external_id=external_id)
     if (gold := params.get("is_gold")) in ("true", "false", "1", "0"):
         tasks = tasks.filter(is_gold=gold in ("true", "1"))
+    if raw := (params.get("import") or "").strip():
+        try:
+            import_id = int(raw)
+        except ValueError:
+            raise ValueError(f"import: {raw!r} is not a whole number") from None
+        # From the import's first task on: an import's tasks are (nearly) one run
+        # of ids, which the planner does not know, so it would walk the ids of
+        # every earlier task to reach them (190-330 ms at a million).
+        first = Task.objects.filter(import_id=import_id).order_by("id").values("id")[:1]
+        tasks = tasks.filter(import_id=import_id, id__gte=Subquery(first))
     return tasks.order_by("id")
 
 

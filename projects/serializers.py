@@ -11,7 +11,8 @@ class ProjectSerializer(serializers.ModelSerializer):
         model = Project
         fields = [
             "id", "name", "slug", "description", "guidelines", "questions", "overlap",
-            "overlap_max", "task_order", "shuffle_responses", "skip_reasons", "gold_fraction",
+            "overlap_max", "stop_confidence", "task_order", "shuffle_responses", "skip_reasons",
+            "gold_fraction",
             "lease_seconds", "agreement_threshold", "status",
             "created_at", "updated_at",
         ]  # fmt: skip

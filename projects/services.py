@@ -16,6 +16,9 @@ from django.utils.crypto import get_random_string
 from django.utils.text import slugify
 from rest_framework.authtoken.models import Token
 
+from web import rows
+
+from . import sql
 from .models import Membership, Project, Role
 from .questions import question_type
 from .schema import validate_questions
@@ -27,6 +30,7 @@ EDITABLE_FIELDS = (
     "questions",
     "overlap",
     "overlap_max",
+    "stop_confidence",
     "task_order",
     "shuffle_responses",
     "skip_reasons",
@@ -58,14 +62,17 @@ def _check_settings(fields: dict[str, Any], project: Project | None = None) -> N
     top = fields.get("overlap_max", project.overlap_max if project else None)
     if top is not None and not (overlap <= int(top) <= 50):
         errors["overlap_max"] = [f"overlap_max must be between overlap ({overlap}) and 50"]
+    confidence = fields.get("stop_confidence")
+    if confidence is not None and not (0.5 < float(confidence) < 1):
+        errors["stop_confidence"] = ["stop_confidence must be above 0.5 and below 1, or null"]
     if "task_order" in fields and fields["task_order"] not in Project.TaskOrder.values:
-        errors["task_order"] = [
-            f"task_order must be one of {', '.join(Project.TaskOrder.values)}"
-        ]
+        errors["task_order"] = [f"task_order must be one of {', '.join(Project.TaskOrder.values)}"]
     if "skip_reasons" in fields:
         reasons = fields["skip_reasons"]
-        if not isinstance(reasons, list) or len(reasons) > MAX_SKIP_REASONS or not all(
-            isinstance(r, str) and r.strip() and len(r) <= 200 for r in reasons
+        if (
+            not isinstance(reasons, list)
+            or len(reasons) > MAX_SKIP_REASONS
+            or not all(isinstance(r, str) and r.strip() and len(r) <= 200 for r in reasons)
         ):
             errors["skip_reasons"] = [
                 f"skip_reasons must be a list of at most {MAX_SKIP_REASONS} texts "
@@ -256,3 +263,22 @@ def user_create(*, username: str, password: str, email: str = "") -> AbstractBas
     except ValidationError as exc:
         raise ValidationError({"password": exc.messages}) from None
     return User.objects.create_user(username=username, password=password, email=email)
+
+
+# The imports' per-project lock class (imports.services._Loader takes it).
+TASK_STORE_LOCK = 0x514D50
+
+
+def task_words_fill(*, project_id: int) -> int:
+    """Write the search words of the project's tasks stored since the last fill.
+
+    Runs after an import (or a batch of tasks) has committed, so that the index
+    costs the import nothing; until then the browser searches those tasks
+    without it. Takes the imports' lock of the project: while it is held no
+    task of the project is being stored, so every task up to the highest one
+    with words has them. Returns the number of tasks it wrote.
+    """
+    with transaction.atomic(), rows.cursor() as cursor:
+        cursor.execute(sql.TASK_WORDS_LOCK, (TASK_STORE_LOCK, project_id))
+        cursor.execute(sql.TASK_WORDS_FILL, (project_id, project_id))
+        return cursor.rowcount

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from web import rows
 
-from .models import Membership, Project, Task
+from .models import Membership, Project, Task, TaskWords
 
 PROJECT = Project._meta.db_table
 TASK = Task._meta.db_table
 MEMBERSHIP = Membership._meta.db_table
+TASK_WORDS = TaskWords._meta.db_table
 
 # Parameters: user id, project id. The role is the last column (NULL for a non-member).
 PROJECT_FOR_USER = f"""SELECT {rows.columns(Project, "p")}, m.role FROM {PROJECT} p
@@ -26,3 +27,29 @@ TASK_FOR_USER = f"""SELECT {_TASK_COLUMNS}, {_PROJECT_COLUMNS}, m.role FROM {TAS
 JOIN {PROJECT} p ON p.id = t.project_id
 LEFT JOIN {MEMBERSHIP} m ON m.project_id = p.id AND m.user_id = %s
 WHERE t.id = %s"""
+
+# The text the task browser searches: the instruction, the input and the user
+# turns (the JSON escapes of line breaks and tabs become spaces, so the word after
+# one stays a word of its own).
+_DATA = f'"{TASK}"."data"'
+TASK_SEARCH_TEXT = (
+    f"(coalesce({_DATA}->>'instruction', '') || ' ' || coalesce({_DATA}->>'input', '') || ' ' || "
+    f"coalesce(regexp_replace(jsonb_path_query_array({_DATA}, "
+    "'$.messages[*] ? (@.role == \"user\").content')::text, '\\\\[nrt]', ' ', 'g'), ''))"
+)
+# Its words, from the first TASK_SEARCH_CHARS characters (which bounds what a long
+# prompt costs), as TaskWords holds them.
+TASK_SEARCH_CHARS = 2000
+TASK_SEARCH_WORDS = (
+    f"to_tsvector('simple'::regconfig, left({TASK_SEARCH_TEXT}, {TASK_SEARCH_CHARS}))"
+)
+# The first task id of a project without words (parameter: the project id).
+TASK_WORDS_TAIL = f"(SELECT coalesce(max(task_id), 0) FROM {TASK_WORDS} WHERE project_id = %s)"
+# Parameters: a lock class, the project id: the imports' per-project lock
+# (imports.sql.PROJECT_LOCK), so that no task of the project is being stored.
+TASK_WORDS_LOCK = "SELECT pg_advisory_xact_lock(%s, %s)"
+# Parameters: the project id, twice. Writes the words of the project's tasks
+# after the last one that has them.
+TASK_WORDS_FILL = f"""INSERT INTO {TASK_WORDS} (task_id, project_id, words)
+SELECT id, project_id, {TASK_SEARCH_WORDS} FROM {TASK}
+ WHERE project_id = %s AND id > {TASK_WORDS_TAIL}"""

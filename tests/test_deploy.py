@@ -119,3 +119,66 @@ def test_stop_app_leaves_a_recycled_pid_alone(tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+def _compose() -> dict:
+    import yaml
+
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def _volume_sources(service: dict) -> set[str]:
+    return {
+        volume.split(":", 1)[0] if isinstance(volume, str) else volume["source"]
+        for volume in service.get("volumes", [])
+    }
+
+
+def test_compose_runs_two_web_and_two_worker_replicas_behind_a_proxy():
+    services = _compose()["services"]
+    assert services["web"]["deploy"]["replicas"] == 2
+    assert services["worker"]["deploy"]["replicas"] == 2
+    # Two replicas cannot publish one host port: only the proxy does.
+    assert "ports" not in services["web"]
+    proxy = services["proxy"]
+    assert proxy["ports"] == ["8000:80"]
+    config_file, _, mount = proxy["volumes"][0].partition(":")
+    config = (ROOT / config_file).read_text()
+    assert "server web:8000 resolve;" in config
+    assert "proxy_pass http://quorum_web;" in config
+    assert mount.startswith("/etc/nginx/conf.d/")
+
+
+def test_compose_web_and_workers_share_no_disk_and_use_the_bucket():
+    services = _compose()["services"]
+    web, worker = services["web"], services["worker"]
+    # A named volume or a host folder, wherever it is mounted: none in both.
+    assert not _volume_sources(web) & _volume_sources(worker)
+    for service in (web, worker, services["migrate"]):
+        env = service["environment"]
+        for name in (
+            "S3_BUCKET",
+            "S3_ENDPOINT_URL",
+            "S3_REGION",
+            "S3_ACCESS_KEY_ID",
+            "S3_SECRET_ACCESS_KEY",
+            "S3_PRESIGNED_DOWNLOADS",
+        ):
+            assert env.get(name), name
+        assert env["S3_ENDPOINT_URL"].endswith("http://minio:9000}")
+    assert services["minio"]["image"].startswith("minio/minio")
+    bucket = services["minio-bucket"]
+    assert bucket["image"].startswith("minio/mc")
+    assert "mc mb --ignore-existing" in bucket["command"][0]
+    for name in ("web", "worker"):
+        needs = services[name]["depends_on"]
+        assert needs["minio-bucket"]["condition"] == "service_completed_successfully"
+        assert needs["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_compose_migrates_once_in_its_own_service():
+    services = _compose()["services"]
+    assert "migrate" in services["migrate"]["command"]
+    assert services["migrate"]["restart"] == "no"
+    for name in ("web", "worker", "proxy"):
+        assert "migrate" not in str(services[name].get("command", "")), name

@@ -9,7 +9,7 @@ from web import ratelimit
 
 
 def _keys(request) -> list[str]:
-    keys = [f"login:ip:{request.META.get('REMOTE_ADDR', '')}"]
+    keys = [f"login:ip:{ratelimit.client_address(request)}"]
     username = request.POST.get("username", "")
     if username:
         keys.append(f"login:user:{username.lower()[:150]}")

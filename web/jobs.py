@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -33,6 +34,7 @@ from web import rows, sql
 log = logging.getLogger(__name__)
 
 QUEUED, RUNNING, FAILED = "queued", "running", "failed"
+
 
 def send(task: Task, *args: Any, countdown: float | None = None) -> bool:
     """Queue ``task(*args)`` now; False (logged) when the broker cannot take it."""
@@ -127,11 +129,19 @@ class Heartbeat:
 # --- recovery ------------------------------------------------------------------------
 
 
-def sweep_jobs(model: type[Model], task: Task, *, what: str) -> dict[str, int]:
+def sweep_jobs(
+    model: type[Model],
+    task: Task,
+    *,
+    what: str,
+    on_given_up: Callable[[int], None] | None = None,
+) -> dict[str, int]:
     """Recover the model's jobs: dead workers and lost messages.
 
     - running, heartbeat older than ``JOB_STALE_SECONDS``: back to queued and
-      sent again, or failed with a message after ``JOB_MAX_ATTEMPTS`` attempts;
+      sent again, or failed with a message after ``JOB_MAX_ATTEMPTS`` attempts
+      (then ``on_given_up(pk)`` runs, e.g. to remove the job's files: only a
+      job that will not run again may lose them);
     - queued, last sent more than ``JOB_RESEND_SECONDS`` ago (or never): sent
       again. A copy of a message still in the broker is harmless: ``claim``
       lets only one run.
@@ -152,6 +162,8 @@ def sweep_jobs(model: type[Model], task: Task, *, what: str) -> dict[str, int]:
             )
             counts["failed"] += changed
             log.warning("%s %s failed: its worker died %s times", what, job.pk, job.attempts)
+            if changed and on_given_up is not None:
+                on_given_up(job.pk)
         else:
             counts["requeued"] += model.objects.filter(pk=job.pk, state=RUNNING).update(
                 state=QUEUED, sent_at=None

@@ -10,9 +10,22 @@ from __future__ import annotations
 import logging
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 
 log = logging.getLogger(__name__)
+
+
+def client_address(request) -> str:
+    """The client's address: behind ``NUM_PROXIES`` proxies, the entry of
+    X-Forwarded-For the nearest of them wrote (as DRF's throttles read it)."""
+    proxies = settings.NUM_PROXIES
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if proxies and forwarded:
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if hops:
+            return hops[-min(proxies, len(hops))]
+    return request.META.get("REMOTE_ADDR", "")
 
 
 def _bucket(key: str, window_s: int) -> str:

@@ -58,6 +58,23 @@ def disputed(questions: list[dict], answers: list[dict]) -> list[str]:
     ]
 
 
+def unsure(
+    questions: list[dict], answers: list[dict], accuracies: list, threshold: float
+) -> list[str]:
+    """Names of the questions whose consensus is less than ``threshold`` likely.
+
+    Each answer is weighed by its annotator's estimated accuracy (``accuracies``
+    go with ``answers``; None: unknown). See ``QuestionType.confident``.
+    """
+    return [
+        q["name"]
+        for q in questions
+        if not question_type(q).confident(
+            q, [values.get(q["name"]) for values in answers], accuracies, threshold
+        )
+    ]
+
+
 def compares_pair(questions: list[dict]) -> bool:
     """Whether any question compares responses 0 and 1 as A and B."""
     return any(question_type(q).compares_pair for q in questions)
@@ -76,5 +93,6 @@ __all__ = [
     "disputed",
     "get",
     "question_type",
+    "unsure",
     "yielding",
 ]

@@ -18,6 +18,8 @@ from django.http import QueryDict
 
 from web.input import is_int_text
 
+from .confidence import consensus_confidence
+
 #: ``err(field, message)``: record a schema error on ``questions[i].<field>``.
 ErrorFn = Callable[[str, str], None]
 
@@ -152,6 +154,24 @@ class QuestionType(ABC):
             return True
         best = max(sum(self.pair_agrees(q, a, b) for b in values) for a in values)
         return 2 * best > n
+
+    def answer_space(self, q: dict) -> int | None:
+        """How many different answers the question allows; None when too many to weigh.
+
+        Under a project's ``stop_confidence`` a question with a space is settled
+        by :func:`~.confidence.consensus_confidence`, one without by :meth:`agrees`.
+        """
+        return None
+
+    def confident(self, q: dict, values: list, accuracies: list, threshold: float) -> bool:
+        """Whether the likeliest answer among ``values`` is at least ``threshold`` likely.
+
+        ``accuracies`` are the annotators' estimated accuracies (None: unknown).
+        """
+        space = self.answer_space(q)
+        if space is None or space < 2:
+            return len(values) >= 2 and self.agrees(q, values)
+        return consensus_confidence(values, accuracies, space) >= threshold
 
     # --- answers ------------------------------------------------------------
 

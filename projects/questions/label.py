@@ -45,6 +45,9 @@ class Label(QuestionType):
     def schema_change(self, old, new):
         return dropped_options(old, new)
 
+    def answer_space(self, q):
+        return len(q["options"])
+
     def validate(self, q, value, *, n_responses, assistant_turns):
         if value not in q["options"]:
             raise ValueError(f"must be one of {', '.join(q['options'])}")

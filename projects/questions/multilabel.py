@@ -27,6 +27,9 @@ class Multilabel(QuestionType):
     def schema_change(self, old, new):
         return dropped_options(old, new)
 
+    def answer_space(self, q):
+        return 2 ** len(q["options"])
+
     def required(self, q):
         # Choosing none of the options is an answer ("none apply"), never missing.
         return False

@@ -55,6 +55,10 @@ class Preference(QuestionType):
         if "strength" in q and not isinstance(q["strength"], bool):
             err("strength", "must be true or false")
 
+    def answer_space(self, q):
+        # A, B and tie; with strengths, three of each side and the tie.
+        return 7 if q.get("strength") else 3
+
     def similarity(self, q, a, b):
         # The same choice and strength: 1; the same side with another strength: 0.5.
         (choice_a, strength_a), (choice_b, strength_b) = _choice_strength(a), _choice_strength(b)

@@ -49,6 +49,11 @@ class Rating(QuestionType):
             return a is b
         return abs(a - b) <= self.agree_threshold(q)
 
+    def answer_space(self, q):
+        # Every point of the scale is an answer of its own: the accuracy the
+        # project estimates is of exact answers.
+        return q["max"] - q["min"] + 1
+
     def level(self, q):
         # A lead may declare the points equally spaced, so distances count.
         return q.get("level", self.default_level)

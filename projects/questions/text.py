@@ -40,7 +40,7 @@ def answer_text(value: Any) -> str | None:
 class Text(QuestionType):
     name = "text"
     encoding = "text"
-    fields = frozenset({"prefill", "min_length", "max_length", "placeholder"})
+    fields = frozenset({"prefill", "min_length", "max_length", "placeholder", "turns"})
     default_level = "text"
     yields = frozenset({"text"})
     default_agree = 0.8  # token F1
@@ -63,9 +63,12 @@ class Text(QuestionType):
         for key in ("min_length", "max_length"):
             if key in q and (not is_int(q[key]) or q[key] < 0):
                 err(key, "must be a non-negative integer")
+        if "turns" in q and not isinstance(q["turns"], bool):
+            err("turns", "must be true or false")
 
     def validate(self, q, value, *, n_responses, assistant_turns):
-        answer = _text_answer(value, assistant_turns)
+        # A plain note ("turns": false) never corrects a conversation turn.
+        answer = _text_answer(value, assistant_turns if self._turns(q) else frozenset())
         text = answer_text(answer)
         if settings.MAX_ANSWER_CHARS and len(text) > settings.MAX_ANSWER_CHARS:
             raise ValueError(
@@ -112,8 +115,13 @@ class Text(QuestionType):
             "value": (answer_text(value) or "") if value is not None else (original or ""),
             # Without a prefill the answer is the next assistant turn, or a
             # correction of an earlier one that the annotator picks.
-            "next_turn": bool(view["messages"]) and not q.get("prefill"),
+            "next_turn": bool(view["messages"]) and not q.get("prefill") and self._turns(q),
         }
+
+    @staticmethod
+    def _turns(q: dict) -> bool:
+        """Whether answers may correct or continue a conversation (``turns``, default true)."""
+        return q.get("turns", True)
 
     def text_target(self, q, value):
         text = answer_text(value)

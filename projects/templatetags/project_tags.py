@@ -20,6 +20,19 @@ def answer_of(project, name: str, value, task=None) -> str:
     return answer_display(value, question, task)
 
 
+@register.simple_tag
+def question_title(project, name: str) -> str:
+    """Question ``name``'s title, as annotators read it (its name if it has none or is gone)."""
+    question = next((q for q in project.questions if q.get("name") == name), None)
+    return (question or {}).get("title") or name
+
+
+@register.simple_tag
+def question_titles(project, names) -> str:
+    """Titles of the questions ``names``, separated by semicolons; "—" for none."""
+    return "; ".join(question_title(project, name) for name in names or ()) or "—"
+
+
 @register.simple_tag(takes_context=True)
 def role_in(context, project) -> str:
     """The current user's role in ``project``: ``{% role_in project as role %}``."""

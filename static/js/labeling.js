@@ -104,6 +104,7 @@
       where = "from " + new Date(serverAt).toLocaleString() + ", saved on the server";
     }
     if (!fields) return;
+    var before = answerFields(f);
     Array.prototype.forEach.call(f.elements, function (el) {
       if (!el.name || !(el.name in fields) || el.name === "csrfmiddlewaretoken") return;
       var v = fields[el.name];
@@ -112,8 +113,17 @@
     });
     if (typeof fields.__elapsed === "number") state.elapsed = fields.__elapsed;
     f.querySelectorAll("ol.ranking").forEach(applyRankingOrder);
+    // The page saves a draft as soon as it opens (for the client id): only a
+    // draft that changed an answer is worth a notice.
+    if (answerFields(f) === before) return;
     var note = document.querySelector(".draft-notice");
     if (note) { note.textContent = "Restored your draft " + where + "."; note.hidden = false; }
+  }
+  function answerFields(f) {
+    var fields = formFields(f);
+    delete fields.client_id;
+    delete fields.lead_time_s;
+    return JSON.stringify(fields);
   }
 
   // --- ranking ------------------------------------------------------------

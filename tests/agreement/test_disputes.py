@@ -73,4 +73,5 @@ def test_review_queue_names_the_questions_in_dispute(client, reviewer, project):
     TaskFactory(project=project, state=Task.State.DISPUTED, disputed_questions=["quality"])
     client.force_login(reviewer)
     html = client.get(f"/projects/{project.pk}/review/").content.decode()
-    assert '<td class="disputed-questions">quality</td>' in html
+    # By the title annotators read, not the question's field name.
+    assert 'class="disputed-questions" data-label="In dispute">Rate response A</td>' in html

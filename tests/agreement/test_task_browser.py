@@ -5,12 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from agreement.browser import PAGE_SIZE, browser_tasks
 from agreement.models import Resolution, TaskAgreement
+from imports.models import ImportJob
+from imports.services import import_run
 from labeling.models import Assignment
 from projects.models import AnnotationRevision, Task
+from projects.services import task_words_fill
 from tests.conftest import page_queries
 from tests.factories import AnnotationFactory, TaskFactory, UserFactory
 
@@ -61,10 +66,18 @@ def _ids(client, url, **params):
 def test_search_and_filters(client, lead, project, tasks):
     url = reverse("agreement:task-list", args=[project.pk])
     client.force_login(lead)
-    assert _ids(client, url, q="otter") == ["otter-1", "otter-2"]
+    assert _ids(client, url, q="otter") == ["otter-1", "otter-2"]  # a word's start: Otters
     assert _ids(client, url, q="HOLD hands") == ["otter-2"]  # a user turn, any case
+    assert _ids(client, url, q="hands hold") == ["otter-2"]  # every word, in any order
+    assert _ids(client, url, q='"hold hands"') == ["otter-2"]  # quoted: as typed
+    assert _ids(client, url, q='"hands hold"') == []
+    assert _ids(client, url, q="otters dolphins") == []  # every word must be there
+    assert _ids(client, url, q="tters") == []  # words and their starts, not any substring
     assert _ids(client, url, q="be brief") == []  # the system prompt is not searched
-    assert _ids(client, url, q="100%") == []  # LIKE wildcards are taken literally
+    assert _ids(client, url, q="100%") == []  # punctuation is no wildcard
+    assert _ids(client, url, q='"sea%otters"') == []  # nor in a quoted phrase
+    assert _ids(client, url, q="'otter':* &") == ["otter-1", "otter-2"]  # no query syntax:
+    assert _ids(client, url, q="!hold") == ["otter-2"]  # ! is no "not"
     assert _ids(client, url, state=["complete", "disputed"]) == ["otter-2", "disputed"]
     assert _ids(client, url, agreement_min="0.5") == ["otter-2"]
     assert _ids(client, url, agreement_max="0.5") == ["disputed"]
@@ -76,6 +89,14 @@ def test_search_and_filters(client, lead, project, tasks):
     html = client.get(url).content.decode()
     assert "Describe how Sea Otters sleep" in html
     assert "otter-1" in html
+    # A question in dispute is named as annotators read it, on the list and the task page.
+    for q in project.questions:
+        q["title"] = "What is it about?" if q["name"] == "topic" else q.get("title")
+    project.save(update_fields=["questions"])
+    row = client.get(url, {"state": "disputed"}).content.decode()
+    assert "What is it about?" in row
+    page = client.get(reverse("agreement:task-detail", args=[project.pk, tasks[2].pk]))
+    assert "in dispute: What is it about?" in page.content.decode()
 
 
 @pytest.mark.parametrize(
@@ -85,6 +106,8 @@ def test_search_and_filters(client, lead, project, tasks):
         ({"question": "nope"}, "question"),
         ({"state": "lost"}, "state"),
         ({"annotator": "bob"}, "annotator"),
+        ({"q": "%?!"}, "q"),
+        ({"import": "latest"}, "import"),
     ],
 )
 def test_bad_filter_is_400_naming_it(client, lead, project, tasks, params, named):
@@ -123,10 +146,97 @@ def test_roles(client, project, tasks, reviewer, annotator):
 
 
 def test_page_query_count(client, lead, project, tasks, django_assert_num_queries):
-    url = reverse("agreement:task-list", args=[project.pk]) + "?q=otter&state=complete"
-    # Session, user, project with role, the members for the annotator filter, the page.
-    response = page_queries(client, lead, url, django_assert_num_queries, 5)
+    url = reverse("agreement:task-list", args=[project.pk]) + "?q=otter&state=complete&import=1"
+    Task.objects.filter(pk=tasks[1].pk).update(import_id=1)
+    # Session, user, project with role, the members for the annotator filter, the
+    # imports for the import filter, the page.
+    response = page_queries(client, lead, url, django_assert_num_queries, 6)
     assert "otter-2" in response.content.decode()
+
+
+def test_search_uses_the_word_index(project, tasks):
+    """The searched page reads the words' GIN index, not every task; tasks stored
+    since the words were last written are searched too, without it."""
+    Task.objects.bulk_create(
+        Task(
+            project=project,
+            external_id=f"filler-{i}",
+            data={"instruction": f"Filler prompt number {i}"},
+            content_hash=f"filler-{i}",
+        )
+        for i in range(3000)
+    )
+    assert task_words_fill(project_id=project.pk) == 3005
+    late = TaskFactory(project=project, data={"instruction": "Otters after the fill"})
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE projects_task")
+        cursor.execute("ANALYZE projects_taskwords")
+
+    def plan(q: str) -> str:
+        # A few thousand rows of words are as cheap to read whole; forbid that, to
+        # see that the query can use the index (at a million it must).
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            try:
+                return browser_tasks(project=project, filters={"q": q})[: PAGE_SIZE + 1].explain()
+            finally:
+                cursor.execute("SET LOCAL enable_seqscan = on")
+
+    def found(q: str) -> list[int]:
+        return [t.pk for t in browser_tasks(project=project, filters={"q": q})]
+
+    assert "task_words_search" in plan("otter hold"), plan("otter hold")
+    # A quoted phrase's ILIKE only rechecks the tasks the words found.
+    assert "task_words_search" in plan('"hold hands"'), plan('"hold hands"')
+    assert found("otter") == [tasks[0].pk, tasks[1].pk, late.pk]
+    assert found("filler 2999") == [Task.objects.get(external_id="filler-2999").pk]
+    assert task_words_fill(project_id=project.pk) == 1  # only the late task
+    assert found("otter") == [tasks[0].pk, tasks[1].pk, late.pk]
+    late.delete()  # its words go with it
+    assert found("otter") == [tasks[0].pk, tasks[1].pk]
+
+
+def test_import_filter(client, lead, project, tmp_path, api):
+    """Each task records the import that stored it; the browser and the API filter by it."""
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text('{"instruction": "Name a river"}\n{"instruction": "Name a lake"}\n')
+    second.write_text('{"instruction": "Name a lake"}\n{"instruction": "Name a sea"}\n')
+    jobs = []
+    for path in (first, second):
+        job = ImportJob.objects.create(project=project, file_path=str(path), filename=path.name)
+        import_run(job_id=job.pk)
+        jobs.append(job)
+    TaskFactory(project=project, external_id="by-hand")
+    by_prompt = dict(Task.objects.filter(project=project).values_list("data__instruction", "pk"))
+    url = reverse("agreement:task-list", args=[project.pk])
+    client.force_login(lead)
+
+    def prompts(**params):
+        response = client.get(url, params)
+        assert response.status_code == 200
+        return [t.snippet for t in response.context["tasks"]]
+
+    # The lake came with the first import; the second skipped it as a duplicate.
+    assert prompts(**{"import": jobs[0].pk}) == ["Name a river", "Name a lake"]
+    assert prompts(**{"import": jobs[1].pk}) == ["Name a sea"]
+    assert prompts(**{"import": jobs[1].pk, "q": "river"}) == []
+    html = client.get(url, {"import": jobs[1].pk}).content.decode()
+    assert f'<option value="{jobs[1].pk}" selected>#{jobs[1].pk} second.jsonl (1 new' in html
+    assert f'<option value="{jobs[0].pk}" >#{jobs[0].pk} first.jsonl (2 new' in html
+    assert (
+        f"import={jobs[1].pk}"
+        in client.get(url, {"import": jobs[1].pk, "q": "name"}).context["query"]
+    )
+    listed = api(lead).get(
+        f"/api/v1/projects/{project.pk}/tasks/", {"import": jobs[0].pk, "state": "open"}
+    )
+    assert listed.status_code == 200
+    assert sorted(t["id"] for t in listed.json()["results"]) == sorted(
+        [by_prompt["Name a river"], by_prompt["Name a lake"]]
+    )
+    assert api(lead).get(f"/api/v1/projects/{project.pk}/tasks/", {"import": "x"}).status_code == (
+        400
+    )
 
 
 def test_task_page_shows_everything(client, lead, project, tasks, django_assert_num_queries):

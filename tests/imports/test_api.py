@@ -214,6 +214,9 @@ def test_contract_paths_are_stable():
 @pytest.mark.django_db
 def test_import_page_shows_form_and_past_imports(client, project, lead):
     ImportJob.objects.create(project=project, file_path="/x", filename="earlier.jsonl")
+    ImportJob.objects.create(
+        project=project, file_path="/y", filename="partly.jsonl", state="done", error_count=2
+    )
     client.force_login(lead)
     response = client.get(reverse("imports:import-list", args=[project.pk]))
     assert response.status_code == 200
@@ -221,6 +224,8 @@ def test_import_page_shows_form_and_past_imports(client, project, lead):
     assert 'type="file"' in html
     assert '<option value="auto" selected>' in html
     assert "earlier.jsonl" in html
+    # An import that refused lines does not read as a clean success.
+    assert "Done, 2 lines refused" in html
 
 
 @pytest.mark.django_db

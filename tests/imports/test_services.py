@@ -307,3 +307,20 @@ def test_large_file_is_imported_across_many_chunks(project, tmp_path):
     assert (counts.created, counts.duplicates, counts.lines) == (11_000, 1_000, 12_000)
     again, _ = run(project, path)
     assert (again.created, again.unchanged, again.duplicates) == (0, 11_000, 1_000)
+
+
+def test_tasks_record_the_import_that_stored_them(project, tmp_path):
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text('{"id": "a", "instruction": "One"}\n{"id": "b", "instruction": "Two"}\n')
+    second.write_text('{"id": "b", "instruction": "Two"}\n{"id": "c", "instruction": "Three"}\n')
+    jobs = []
+    for path in (first, second):
+        job = ImportJob.objects.create(project=project, file_path=str(path), filename=path.name)
+        import_run(job_id=job.pk)
+        jobs.append(job)
+    task_batch_import(
+        project=project, records=[{"external_id": "d", "data": {"instruction": "Four"}}]
+    )
+    stored = dict(Task.objects.filter(project=project).values_list("external_id", "import_id"))
+    # "b" came again with the second file, unchanged: it keeps the import that stored it.
+    assert stored == {"a": jobs[0].pk, "b": jobs[0].pk, "c": jobs[1].pk, "d": None}

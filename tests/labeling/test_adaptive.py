@@ -189,12 +189,21 @@ def test_imported_answers_are_settled_by_the_same_rule(adaptive):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("order", ["complete_first", "spread", "random"])
-def test_concurrent_annotators_never_exceed_a_task_target(order):
-    project = ProjectFactory(overlap=2, overlap_max=4, task_order=order, gold_fraction=0.1)
+@pytest.mark.parametrize(
+    ("order", "confidence"),
+    [("complete_first", None), ("spread", None), ("random", None), ("complete_first", 0.9)],
+)
+def test_concurrent_annotators_never_exceed_a_task_target(order, confidence):
+    project = ProjectFactory(
+        overlap=2, overlap_max=4, task_order=order, gold_fraction=0.1, stop_confidence=confidence
+    )
     tasks = TaskFactory.create_batch(20, project=project)
     Task.objects.filter(pk__in=[t.pk for t in tasks[:3]]).update(is_gold=True, gold=ANSWER)
     users = _annotators(project, 10)
+    if confidence is not None:
+        # Trusted and careless annotators: some tasks complete although they disagree.
+        for n, user in enumerate(users):
+            project.memberships.filter(user=user).update(accuracy=0.3 + 0.07 * n)
     # Annotators who often disagree, so that targets grow while others lease.
     choices = ["A", "A", "B", "tie"]
 

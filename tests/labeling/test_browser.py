@@ -297,6 +297,26 @@ def test_a_draft_continues_in_another_browser(page_as, project, annotator):
     wait_for(lambda: not Draft.objects.filter(task=task, annotator=annotator).exists())
 
 
+def test_a_reload_without_answers_claims_no_restored_draft(page_as, project, annotator):
+    TaskFactory(project=project)
+    page = page_as(annotator)
+    page.goto(f"/projects/{project.pk}/label/")
+    page.wait_for_function("() => document.getElementById('workspace')?.dataset.ready")
+    page.reload()
+    page.wait_for_function("() => document.getElementById('workspace')?.dataset.ready")
+    # The page keeps a draft from the start (its client id), but nothing was answered.
+    assert not page.locator(".draft-notice").is_visible()
+    page.keyboard.press("b")
+    page.wait_for_function(
+        "() => localStorage.length > 0 && Object.keys(localStorage)"
+        ".some(k => localStorage.getItem(k).includes('\"B\"'))"
+    )
+    page.reload()
+    page.wait_for_function("() => document.getElementById('workspace')?.dataset.ready")
+    assert page.locator(".draft-notice").is_visible()
+    assert page.locator('input[name="q-better"][value="B"]').is_checked()
+
+
 def test_skip_with_a_preset_and_undo_by_keyboard(page_as, project, annotator):
     project.skip_reasons = ["Not enough context to judge", "Harmful content I will not judge"]
     project.save(update_fields=["skip_reasons"])

@@ -65,6 +65,13 @@ def test_invalid_submit_shows_errors_on_the_same_task(lab, project):
 
 
 @pytest.mark.django_db
+def test_a_project_without_tasks_says_so(lab, project):
+    html = lab.get(f"/projects/{project.pk}/label/").content.decode()
+    assert "No tasks yet" in html
+    assert "Nothing left to label" not in html
+
+
+@pytest.mark.django_db
 def test_skip_needs_a_reason(lab, project, annotator):
     task = TaskFactory(project=project)
     lab.get(f"/projects/{project.pk}/label/")

@@ -217,3 +217,24 @@ def test_cleanup_command_reports_what_it_removed(settings, tmp_path, capsys):
     call_command("cleanup_files")
     assert "removed 0 uploaded import files, 1 partial export files" in capsys.readouterr().out
     assert not part.exists()
+
+
+@pytest.mark.django_db
+def test_behind_a_proxy_login_failures_count_per_client_not_per_proxy(client, settings):
+    settings.LOGIN_FAILURES_PER_MINUTE = 2
+    settings.NUM_PROXIES = 1
+    proxy = _unique_ip()
+    guesser, colleague = _unique_ip(), _unique_ip()
+    for _ in range(2):
+        body = {"username": f"nobody{uuid.uuid4().hex[:8]}", "password": "nope"}
+        client.post("/login/", body, REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=guesser)
+    body = {"username": f"nobody{uuid.uuid4().hex[:8]}", "password": "nope"}
+    refused = client.post("/login/", body, REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=guesser)
+    assert refused.status_code == 429
+    # Someone else behind the same proxy still gets to try; a forged first entry
+    # of X-Forwarded-For does not pick the counter either.
+    user = UserFactory(username=f"ok{uuid.uuid4().hex[:8]}")
+    body = {"username": user.username, "password": "pass-word-123"}
+    forwarded = f"{guesser}, {colleague}"
+    ok = client.post("/login/", body, REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=forwarded)
+    assert ok.status_code == 302

@@ -65,3 +65,22 @@ def test_text_target_for_exports():
     assert TEXT.text_target(Q, {"text": "fixed", "turn": 3}) == ("fixed", 3)
     assert TEXT.text_target(Q, 5) is None
     assert TEXT.preference_pairs(Q, "answer", 2) == []
+
+
+def test_a_note_never_offers_or_takes_a_turn_correction():
+    conversation = {
+        "messages": [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello"},
+            {"role": "user", "content": "Is it safe?"},
+        ]
+    }
+    reply = {"name": "reply", "type": "text"}
+    note = {"name": "why", "type": "text", "required": False, "turns": False}
+    widgets = question_widgets([reply, note], conversation)
+    assert [w["next_turn"] for w in widgets] == [True, False]
+    with pytest.raises(ValueError, match="none in this task"):
+        validate_answer(note, {"text": "unsafe", "turn": 1}, assistant_turns=frozenset({1}))
+    assert validate_answer(note, "It dodges the question.") == "It dodges the question."
+    errors = schema_errors({"name": "why", "type": "text", "turns": "no"})
+    assert errors["questions[0].turns"] == ["questions[0] (why): turns must be true or false"]
