@@ -126,6 +126,11 @@ def export_file_response(request, export: Export) -> HttpResponse:
             body = files.read(export.file_path, *(byte_range or ()))
         except files.FileGone:
             return _gone(export)
+        except files.StorageUnavailable as exc:
+            # The page's download link and the API answer alike: a retry later works.
+            return JsonResponse(
+                {"detail": str(exc.detail)}, status=503, headers={"Retry-After": "30"}
+            )
         content = _streamed(body)
     elif byte_range is not None:
         content = _slice(path, *byte_range)

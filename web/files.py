@@ -115,13 +115,18 @@ def put(source: Path | IO[bytes], key: str, *, content_type: str | None = None) 
         try:
             name = storage().save(key, content)
         except Exception as exc:
-            from botocore.exceptions import BotoCoreError, ClientError
-
-            if isinstance(exc, BotoCoreError | ClientError):
-                # The cause names what to fix (a missing bucket, refused credentials).
-                raise StorageUnavailable(f"{StorageUnavailable.default_detail} ({exc})") from exc
+            _raise_unavailable(exc)
             raise
     return s3_ref(name)
+
+
+def _raise_unavailable(exc: Exception) -> None:
+    """Raise StorageUnavailable for a bucket that cannot be reached or refuses us."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, BotoCoreError | ClientError):
+        # The cause names what to fix (a missing bucket, refused credentials).
+        raise StorageUnavailable(f"{StorageUnavailable.default_detail} ({exc})") from exc
 
 
 def local_copy(ref: str) -> contextlib.AbstractContextManager[Path]:
@@ -183,6 +188,7 @@ def read(ref: str, start: int | None = None, end: int | None = None) -> Any:
     except Exception as exc:
         if _missing(exc):
             raise FileGone(ref) from exc
+        _raise_unavailable(exc)
         raise
 
 

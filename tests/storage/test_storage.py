@@ -185,7 +185,7 @@ def test_on_local_disk_an_export_is_still_a_renamed_local_file(project, settings
     assert Path(export.file_path).is_file()
 
 
-def test_an_unreachable_bucket_answers_503_and_stores_no_job(api, project, lead, client, settings):
+def _bucket_down(settings) -> None:
     import socket
 
     with socket.socket() as probe:  # a port nothing listens on
@@ -194,6 +194,10 @@ def test_an_unreachable_bucket_answers_503_and_stores_no_job(api, project, lead,
     settings.S3_BUCKET = "quorum-down"
     settings.S3_ENDPOINT_URL = f"http://127.0.0.1:{closed}"
     settings.S3_ACCESS_KEY_ID, settings.S3_SECRET_ACCESS_KEY = "test", "test"
+
+
+def test_an_unreachable_bucket_answers_503_and_stores_no_job(api, project, lead, client, settings):
+    _bucket_down(settings)
     line = b'{"instruction": "Say hi.", "output": "Hi."}\n'
 
     response = api(lead).post(
@@ -211,3 +215,19 @@ def test_an_unreachable_bucket_answers_503_and_stores_no_job(api, project, lead,
     assert page.status_code == 503
     assert "File storage is unavailable" in page.content.decode()
     assert not ImportJob.objects.filter(project=project).exists()
+
+
+def test_a_download_while_the_bucket_is_unreachable_answers_503(api, project, lead, settings):
+    _bucket_down(settings)
+    export = Export.objects.create(
+        project=project,
+        format="sft",
+        state="ready",
+        sha256="0" * 64,
+        bytes=100,
+        file_path="s3://quorum-down/exports/1/export-1-x.jsonl",
+    )
+    response = api(lead).get(f"/api/v1/exports/{export.pk}/download/")
+    assert response.status_code == 503
+    assert "File storage is unavailable" in response.json()["detail"]
+    assert response["Retry-After"] == "30"
