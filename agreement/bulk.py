@@ -78,7 +78,9 @@ def _apply(action: str, tasks: list[Task], ids: list[int]) -> int:
         Task.objects.bulk_update(tasks, ["is_gold", "gold"])
         return len(tasks)
     if action == "reopen":
-        return Task.objects.filter(pk__in=ids).update(state=Task.State.OPEN, target_overlap=None)
+        return Task.objects.filter(pk__in=ids).update(
+            state=Task.State.OPEN, target_overlap=None, disputed_questions=None
+        )
     if action == "release":
         return Assignment.objects.filter(task_id__in=ids, state=Assignment.State.LEASED).update(
             state=Assignment.State.RELEASED, finished_at=timezone.now()

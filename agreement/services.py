@@ -110,8 +110,9 @@ def _prepare(project: Project) -> _Prepared:
         encoder = encoder_for(question)
         raw = raw_cols[qi]
         raw_cols[qi] = None
-        if qi < writing.MAX_DISPUTE_BITS:
-            # Per question, as a submit decides: one question in dispute is enough.
+        # Per question, as a submit decides: one question in dispute is enough.
+        # Under stop_confidence the submits decide and the bits go unused.
+        if qi < writing.MAX_DISPUTE_BITS and project.stop_confidence is None:
             split = consensus.disputed_tasks(question, encoder, raw, task_idx, n_tasks)
             task_disputed |= split.astype(np.int64) << qi
         if encoder.free_text:

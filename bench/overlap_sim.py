@@ -29,7 +29,7 @@ import sys
 import time
 from pathlib import Path
 
-import psycopg
+from _common import database_reset
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = "postgres://quorum:quorum@127.0.0.1:55432/quorum_bench_overlap"
@@ -50,14 +50,6 @@ POLICIES = [
 # Agreement is recomputed after this many submits, as the debounced refresh
 # does while a team works: it estimates each annotator's accuracy.
 SNAPSHOT_EVERY = 150
-
-
-def database_reset(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def truth_for(n: int, rng: random.Random) -> dict:
@@ -92,6 +84,13 @@ def answer(truth: dict, accuracy: float | None, rng: random.Random) -> dict:
     other = "B" if truth["better"] == "A" else "A"
     out["better"] = truth["better"] if right[2] else rng.choice([other, other, "tie"])
     return out
+
+
+def confident_policy(spec: str) -> tuple:
+    """``0.8`` -> confident 0.8 from 2 answers to 4; ``0.8@1`` -> from 1 answer."""
+    value, _, lowest = spec.partition("@")
+    lowest = lowest or "2"
+    return (f"confident {value}, {lowest}->4", int(lowest), 4, float(value))
 
 
 def run_policy(
@@ -250,12 +249,7 @@ def main() -> None:
         f"{', '.join(str(a) for a in ACCURACIES)} and {SPAMMERS} spammers"
     )
     policies = (POLICIES[:1] if args.fixed_only else POLICIES) + [
-        (f"confident {c}, {lo}->4", int(lo), 4, float(c))
-        for c, _, lo in (
-            item.partition("@") if "@" in item else (item, "", "2")
-            for item in args.confidence.split(",")
-            if item
-        )
+        confident_policy(item) for item in args.confidence.split(",") if item
     ]
     if not args.apart_only:
         together = [run_policy(*policy, args, truths, QUESTIONS) for policy in policies]

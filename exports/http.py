@@ -25,11 +25,11 @@ from web import files
 from web.input import MAX_INT_DIGITS, strict_int
 
 from .models import Export
+from .storage import CONTENT_TYPE
 
 # ASCII digits only (``\d`` takes any script's); their number is bounded by ``strict_int``.
 RANGE_RE = re.compile(r"^bytes=([0-9]*)-([0-9]*)\Z")
 CHUNK = 1 << 16
-CONTENT_TYPE = "application/jsonl"
 # How long a presigned download URL works: long enough to start the download.
 PRESIGNED_SECONDS = 300
 

@@ -271,7 +271,7 @@ class _Loader:
         self.rows: list[tuple] = []
         self.copy_sql, self.defaults = sql.task_copy(import_id)
         self.cursor = rows.cursor()
-        self.cursor.execute(sql.PROJECT_LOCK, (0x514D50, project_id))
+        self.cursor.execute(sql.PROJECT_LOCK, (sql.PROJECT_LOCK_CLASS, project_id))
         # external_id -> content hash, for tasks stored before this import and
         # for the records this import has seen (a repeat is a duplicate).
         self.before: dict[str, str] = {}

@@ -11,13 +11,14 @@ from django.db import connection
 from django.utils import timezone
 
 from imports.models import ImportJob
+from projects import sql as projects_sql
 from projects.models import Task
 
 TASK = Task._meta.db_table
 IMPORT_JOB = ImportJob._meta.db_table
 
-# Parameters: a lock class, the project id. Held until the transaction ends.
-PROJECT_LOCK = "SELECT pg_advisory_xact_lock(%s, %s)"
+# The project's task-store lock, shared with projects.services.task_words_fill.
+PROJECT_LOCK, PROJECT_LOCK_CLASS = projects_sql.TASK_STORE_LOCK, projects_sql.TASK_STORE_LOCK_CLASS
 
 # Parameter: the project id.
 TASK_KEYS = f"SELECT external_id, content_hash FROM {TASK} WHERE project_id = %s"

@@ -21,9 +21,6 @@ from labeling.services import (
 from projects.models import Annotation
 from projects.selectors import LABEL_ROLES, LEAD_ONLY, project_for_user, task_for_user
 
-# Reviewers judge answers, so they stay out of the answering pool; leads may
-# label (small teams, piloting a schema).
-
 
 class LeasedTaskSerializer(serializers.Serializer):
     """A leased task as the annotator sees it; gold status and expected answers stay hidden.

@@ -36,5 +36,5 @@ def draft_of(*, task: Task, annotator) -> Draft | None:
 
 
 def draft_discard(*, task_id: int, annotator) -> None:
-    """Forget the draft once its answer is stored or the task is skipped."""
+    """Forget the draft once its answer is stored (a skipped task keeps it for an undo)."""
     Draft.objects.filter(task_id=task_id, annotator=annotator).delete()

@@ -79,7 +79,8 @@ def _lease_one(cursor, *, project: Project, annotator, gold: bool, now) -> Assig
         "overlap_max": project.max_overlap,
         "now": now,
         "tried": [],
-        "spot": random.random(),
+        # Only the random order starts its walk at a random spot (and may wrap).
+        "spot": random.random() if order == Project.TaskOrder.RANDOM else 0.0,
     }
     for attempt in range(MAX_LEASE_TRIES):
         cursor.execute(sql.CANDIDATES[order], params)
@@ -205,17 +206,11 @@ def task_settle(
     return Task.State.DISPUTED, None, disputed
 
 
-def _stored_answers(raw: Any) -> list[dict]:
+def _stored_answers(raw: Any) -> dict:
+    """LOCK_TASK's answers: ``{"values": [...], "annotators": [...]}``, in step."""
     if raw is None:
-        return []
+        return {"values": [], "annotators": []}
     return json.loads(raw) if isinstance(raw, str | bytes) else raw
-
-
-def _weighted_answers(cursor, task_id: int) -> tuple[list[dict], list[float | None]]:
-    """The task's stored answers and their annotators' estimated accuracies, in step."""
-    cursor.execute(sql.WEIGHTED_ANSWERS, {"task": task_id})
-    found = cursor.fetchall()
-    return [_stored_answers(v) for v, _ in found], [a for _, a in found]
 
 
 def _accuracies(project: Project) -> dict[int, float]:
@@ -289,13 +284,13 @@ def annotation_submit(
             # every answer committed before it (a double submit waits here).
             cursor.execute(sql.LOCK_TASK, {"task": task.pk, "overlap": project.overlap})
             count, target, stored = cursor.fetchone()
-            answers, accuracies = [*_stored_answers(stored), clean], None
+            stored = _stored_answers(stored)
+            answers, accuracies = [*stored["values"], clean], None
             if project.stop_confidence is not None and count + 1 >= target:
-                answers, accuracies = _weighted_answers(cursor, task.pk)
-                cursor.execute(sql.ACCURACY, {"project": project.pk, "user": annotator.pk})
-                own = cursor.fetchone()
-                answers.append(clean)
-                accuracies.append(own[0] if own else None)
+                who = [*stored["annotators"], annotator.pk]
+                cursor.execute(sql.ACCURACIES, {"project": project.pk, "users": who})
+                known = dict(cursor.fetchall())
+                accuracies = [known.get(user) for user in who]
             # Decided before the write, from the answers stored and this one; the
             # write happens only if the checks in SUBMIT pass.
             state, grow_to, disputed = task_settle(

@@ -99,8 +99,6 @@ ORDER BY t.id"""
 # The same candidates without the lock: is anything left once tasks that others
 # hold locked right now are counted too?
 PEEKS = {order: query.replace(_LOCK, "\nLIMIT 1\n") for order, query in CANDIDATES.items()}
-CANDIDATE = CANDIDATES["spread"]
-CANDIDATE_PEEK = PEEKS["spread"]
 
 # Run after the task lock is held: the lease is written only if the task
 # still has room. A new statement sees every assignment committed before the
@@ -137,23 +135,22 @@ LIMIT 1"""
 
 # The task's lock for a submit, in a statement of its own (see SUBMIT), with its
 # count and target, and, when this answer may reach the target, the answers
-# already stored: the submit decides there whether they agree.
+# already stored and who gave them, in step: the submit decides there whether
+# they agree.
 LOCK_TASK = f"""
 SELECT t.annotation_count, {TARGET},
        CASE WHEN t.annotation_count + 1 >= {TARGET} THEN
-         (SELECT coalesce(jsonb_agg(an."values"), '[]'::jsonb) FROM {ANNOTATION} an
-          WHERE an.task_id = t.id) END
+         (SELECT jsonb_build_object(
+                   'values', coalesce(jsonb_agg(an."values" ORDER BY an.id), '[]'::jsonb),
+                   'annotators', coalesce(jsonb_agg(an.annotator_id ORDER BY an.id), '[]'::jsonb))
+          FROM {ANNOTATION} an WHERE an.task_id = t.id) END
 FROM {TASK} t WHERE t.id = %(task)s
 FOR UPDATE"""
 
-# A task's answers with their annotators' estimated accuracies (projects with
-# stop_confidence only), and one annotator's: run under the task lock.
-WEIGHTED_ANSWERS = f"""
-SELECT an."values", m.accuracy FROM {ANNOTATION} an
-LEFT JOIN {MEMBERSHIP} m ON m.project_id = an.project_id AND m.user_id = an.annotator_id
-WHERE an.task_id = %(task)s ORDER BY an.id"""
-ACCURACY = f"""
-SELECT accuracy FROM {MEMBERSHIP} WHERE project_id = %(project)s AND user_id = %(user)s"""
+# The estimated accuracies of some of a project's members (stop_confidence only).
+ACCURACIES = f"""
+SELECT user_id, accuracy FROM {MEMBERSHIP}
+WHERE project_id = %(project)s AND user_id = ANY(%(users)s) AND accuracy IS NOT NULL"""
 
 # Run under the task lock, taken by an earlier statement so that this one's
 # snapshot sees every answer and lease committed before it. The checks and the

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import orjson
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -29,6 +28,7 @@ from labeling.services import (
     shown_order,
 )
 from projects.selectors import LABEL_ROLES, project_for_user, task_for_user
+from web.input import BadInput, json_loads
 
 PAGE = "labeling/label.html"
 
@@ -87,13 +87,19 @@ def label(request, project_id: int):
     return _workspace(request, project, assignment, closed=closed)
 
 
-@login_required
-@require_POST
-def label_submit(request, project_id: int, task_id: int):
+def _project_task(request, project_id: int, task_id: int):
+    """The project and one of its tasks, both open to the user's labeling role (404 otherwise)."""
     project = project_for_user(request.user, project_id, roles=LABEL_ROLES)
     task = task_for_user(request.user, task_id, roles=LABEL_ROLES)
     if task.project_id != project.pk:
         raise Http404("No such task.")
+    return project, task
+
+
+@login_required
+@require_POST
+def label_submit(request, project_id: int, task_id: int):
+    project, task = _project_task(request, project_id, task_id)
     values = values_from_post(project.questions, request.POST, shown_order(task, request.user))
     undo = None
     try:
@@ -253,18 +259,16 @@ def answer_revise(request, project_id: int, annotation_id: int):
 @require_POST
 def label_draft(request, project_id: int, task_id: int):
     """Keep the form's state on the server (JSON ``{"fields": {...}}``), debounced by the page."""
-    project = project_for_user(request.user, project_id, roles=LABEL_ROLES)
-    task = task_for_user(request.user, task_id, roles=LABEL_ROLES)
-    if task.project_id != project.pk:
-        raise Http404("No such task.")
+    _, task = _project_task(request, project_id, task_id)
     lease = lease_of(request.user, task)
     live = lease is not None and lease.state == Assignment.State.LEASED
     if not live or lease.expires_at <= timezone.now():
         return JsonResponse({"detail": "This task is not leased to you any more."}, status=409)
     try:
-        fields = orjson.loads(request.body).get("fields")
-    except (orjson.JSONDecodeError, AttributeError):
-        return JsonResponse({"detail": 'Send JSON {"fields": {...}}.'}, status=400)
+        fields = json_loads(request.body).get("fields")
+    except (BadInput, AttributeError) as exc:
+        why = f" ({exc})" if isinstance(exc, BadInput) else ""
+        return JsonResponse({"detail": f'Send JSON {{"fields": {{...}}}}{why}.'}, status=400)
     try:
         draft = draft_save(task=task, annotator=request.user, fields=fields)
     except ValidationError as exc:

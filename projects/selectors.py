@@ -161,10 +161,9 @@ def tasks_filtered(project: Project, params) -> QuerySet[Task]:
     if (gold := params.get("is_gold")) in ("true", "false", "1", "0"):
         tasks = tasks.filter(is_gold=gold in ("true", "1"))
     if raw := (params.get("import") or "").strip():
-        try:
-            import_id = int(raw)
-        except ValueError:
-            raise ValueError(f"import: {raw!r} is not a whole number") from None
+        import_id = _id(raw)
+        if import_id is None:
+            raise ValueError(f"import: {raw!r} is not a whole number")
         # From the import's first task on: an import's tasks are (nearly) one run
         # of ids, which the planner does not know, so it would walk the ids of
         # every earlier task to reach them (190-330 ms at a million).

@@ -265,10 +265,6 @@ def user_create(*, username: str, password: str, email: str = "") -> AbstractBas
     return User.objects.create_user(username=username, password=password, email=email)
 
 
-# The imports' per-project lock class (imports.services._Loader takes it).
-TASK_STORE_LOCK = 0x514D50
-
-
 def task_words_fill(*, project_id: int) -> int:
     """Write the search words of the project's tasks stored since the last fill.
 
@@ -279,6 +275,6 @@ def task_words_fill(*, project_id: int) -> int:
     with words has them. Returns the number of tasks it wrote.
     """
     with transaction.atomic(), rows.cursor() as cursor:
-        cursor.execute(sql.TASK_WORDS_LOCK, (TASK_STORE_LOCK, project_id))
+        cursor.execute(sql.TASK_STORE_LOCK, (sql.TASK_STORE_LOCK_CLASS, project_id))
         cursor.execute(sql.TASK_WORDS_FILL, (project_id, project_id))
         return cursor.rowcount

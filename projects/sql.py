@@ -45,9 +45,10 @@ TASK_SEARCH_WORDS = (
 )
 # The first task id of a project without words (parameter: the project id).
 TASK_WORDS_TAIL = f"(SELECT coalesce(max(task_id), 0) FROM {TASK_WORDS} WHERE project_id = %s)"
-# Parameters: a lock class, the project id: the imports' per-project lock
-# (imports.sql.PROJECT_LOCK), so that no task of the project is being stored.
-TASK_WORDS_LOCK = "SELECT pg_advisory_xact_lock(%s, %s)"
+# The per-project lock under which an import stores tasks and their words are
+# written, until the transaction ends. Parameters: TASK_STORE_LOCK_CLASS, the project id.
+TASK_STORE_LOCK_CLASS = 0x514D50
+TASK_STORE_LOCK = "SELECT pg_advisory_xact_lock(%s, %s)"
 # Parameters: the project id, twice. Writes the words of the project's tasks
 # after the last one that has them.
 TASK_WORDS_FILL = f"""INSERT INTO {TASK_WORDS} (task_id, project_id, words)

@@ -33,6 +33,7 @@ from exports.models import Export
 from exports.services import export_path
 from imports.models import ImportJob
 from projects.models import Annotation, Task
+from projects.sql import TASK_STORE_LOCK_CLASS
 from tests.conftest import _database_url, wait_for, worker_process
 from tests.factories import TaskFactory, UserFactory
 from web import jobs
@@ -191,7 +192,7 @@ def test_worker_killed_mid_import_is_detected_and_the_import_rerun_once(
     first = workers()
     # The test holds the project's import lock: the import is claimed and
     # running, beating, but stuck before its first row, when the worker dies.
-    lock = _holding("SELECT pg_advisory_lock(%s, %s)", (0x514D50, project.pk))
+    lock = _holding("SELECT pg_advisory_lock(%s, %s)", (TASK_STORE_LOCK_CLASS, project.pk))
     try:
         body = (
             api(lead)

@@ -29,10 +29,6 @@ OUTAGE_PAUSE_S = 5.0
 SOCKET_DEFAULTS = {"socket_connect_timeout": 1.0, "socket_timeout": 2.0}
 
 
-class CacheUnavailable(Exception):
-    """Redis is known to be down; the call is not tried."""
-
-
 class SharedClientRedisCacheClient(RedisCacheClient):
     def __init__(self, *args, **kwargs):
         for key, value in SOCKET_DEFAULTS.items():

@@ -165,19 +165,6 @@ def delete(ref: str) -> None:
         Path(ref).unlink(missing_ok=True)
 
 
-def exists(ref: str) -> bool:
-    if not is_s3(ref):
-        return Path(ref).is_file()
-    bucket, key = s3_parts(ref)
-    try:
-        _client().head_object(Bucket=bucket, Key=key)
-    except Exception as exc:
-        if _missing(exc):
-            return False
-        raise
-    return True
-
-
 def read(ref: str, start: int | None = None, end: int | None = None) -> Any:
     """An object's body (botocore's StreamingBody), or the inclusive byte range
     ``start``-``end`` of it; raises FileGone when there is no such object."""

@@ -127,6 +127,9 @@ def json_loads(raw: bytes | str, field: str = "", *, limit: int = MAX_DEPTH) -> 
             raise BadInput(field or "body", f"nested deeper than {limit} levels") from None
         where = f" at line {exc.lineno}, column {exc.colno}"
         raise BadInput(field, f"not valid JSON: {message}{where}") from None
+    data = raw if isinstance(raw, bytes) else raw.encode("utf-8", "surrogatepass")
+    if not maybe_unsafe(data, limit=limit):
+        return value  # nothing in it could fail the walk: spare it on every request
     return tree_check(value, field, limit=limit)
 
 

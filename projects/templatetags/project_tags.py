@@ -16,15 +16,14 @@ register = template.Library()
 @register.simple_tag
 def answer_of(project, name: str, value, task=None) -> str:
     """Question ``name``'s answer as one line: ``{% answer_of project k v task as shown %}``."""
-    question = next((q for q in project.questions if q.get("name") == name), None)
+    question = project.question(name)
     return answer_display(value, question, task)
 
 
 @register.simple_tag
 def question_title(project, name: str) -> str:
     """Question ``name``'s title, as annotators read it (its name if it has none or is gone)."""
-    question = next((q for q in project.questions if q.get("name") == name), None)
-    return (question or {}).get("title") or name
+    return (project.question(name) or {}).get("title") or name
 
 
 @register.simple_tag

@@ -66,14 +66,21 @@
     });
     return fields;
   }
-  function saveDraft() {
+  // The browser's copy of the form; returns what it saved (null without a task).
+  function saveLocalDraft() {
     var key = draftKey(), f = form();
-    if (!key || !f) return;
+    if (!key || !f) return null;
     stampTime();
     var fields = formFields(f);
     fields.__elapsed = elapsed();
     fields.__saved_at = Date.now();
     try { localStorage.setItem(key, JSON.stringify(fields)); } catch (e) { /* storage full: drafts are a convenience */ }
+    return fields;
+  }
+  // The browser's copy at once, the server's once the annotator pauses.
+  function saveDraft() {
+    var fields = saveLocalDraft(), f = form();
+    if (!fields) return;
     var w = ws(), url = w && !w.dataset.revise ? w.dataset.draftUrl : null;
     if (!url || !f.elements.csrfmiddlewaretoken) return;
     clearTimeout(serverSave);
@@ -441,7 +448,10 @@
       saveDraft();
     });
     f.addEventListener("change", saveDraft);
-    f.addEventListener("submit", stampTime);
+    f.addEventListener("submit", function () {
+      stampTime();
+      clearTimeout(serverSave); // the answer itself is on its way
+    });
     f.addEventListener("focusin", function (e) {
       var fs = e.target.closest("fieldset.question");
       if (fs) setActive(questions().indexOf(fs));
@@ -450,7 +460,8 @@
       // A revision posts the whole page; the server re-renders it on errors.
       f.addEventListener("submit", function () { localStorage.removeItem(draftKey()); });
     } else {
-      saveDraft(); // keeps this task's client id across a reload
+      // Keeps this task's client id across a reload; nothing to send the server yet.
+      saveLocalDraft();
     }
     setActive(0);
   }

@@ -72,4 +72,8 @@ def test_no_draft_without_a_lease_or_with_bad_input(client, project, leased):
     huge = _post(client, project, leased, {"fields": {"q-text": "x" * (MAX_DRAFT_BYTES + 1)}})
     assert huge.status_code == 400
     assert "at most" in huge.json()["detail"]
+    # A NUL cannot be stored: named, not a server error.
+    nul = _post(client, project, leased, {"fields": {"q-text": "a\u0000b"}})
+    assert nul.status_code == 400
+    assert "fields.q-text" in nul.json()["detail"]
     assert not Draft.objects.exists()
