@@ -135,14 +135,15 @@ LIMIT 1"""
 
 # The task's lock for a submit, in a statement of its own (see SUBMIT), with its
 # count and target, and, when this answer may reach the target, the answers
-# already stored and who gave them, in step: the submit decides there whether
-# they agree.
+# already stored and who gave them: the submit decides there whether they
+# agree. Both aggregates take the rows of one scan in the same order, so the
+# two lists are in step without a sort.
 LOCK_TASK = f"""
 SELECT t.annotation_count, {TARGET},
        CASE WHEN t.annotation_count + 1 >= {TARGET} THEN
          (SELECT jsonb_build_object(
-                   'values', coalesce(jsonb_agg(an."values" ORDER BY an.id), '[]'::jsonb),
-                   'annotators', coalesce(jsonb_agg(an.annotator_id ORDER BY an.id), '[]'::jsonb))
+                   'values', coalesce(jsonb_agg(an."values"), '[]'::jsonb),
+                   'annotators', coalesce(jsonb_agg(an.annotator_id), '[]'::jsonb))
           FROM {ANNOTATION} an WHERE an.task_id = t.id) END
 FROM {TASK} t WHERE t.id = %(task)s
 FOR UPDATE"""
